@@ -1,0 +1,191 @@
+"""Is an article about an AI service restricted (or restored) in a country or region, and its tags.
+
+The rule, in the words of the topic: an AI service (a service, an AI company, or a general company
+with an AI word beside it) x a region (not merely the provider's origin) x a restriction or its
+lifting. The three must meet in one sentence, where the title's subject and region carry into the
+body ("The company will stop serving users there"). Look-alike cues (outages, datacenter regions,
+chip exports, staff-only bans, fines, end of support) in the title or the deciding sentence lower the
+score. The title decides the tags when it carries them: that is where outlets put the event, while
+bodies wander into background ("... was also blocked in Italy in 2023").
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from ..models import Detection, Tags
+from .keywords import KeywordMatcher
+from .text import normalize, sentence_spans
+from .vocabulary import Match, Vocabulary
+
+THRESHOLD = 0.5
+RESTRICTIVE = frozenset({"block", "ban", "suspend", "discontinue", "restrict"})
+_STRONG = frozenset({"block", "ban", "suspend"})
+# A region word that names where a company comes from, not where a restriction applies.
+_ORIGIN_AFTER_RE = re.compile(
+    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?ai[\s-]+)?(?:based|made|startup|start-up|company|firm|rival|developer|"
+    r"lab|giant|tech giant|chatbot maker|model maker|(?:ai )?app developer|ai(?= (?:app|model|chatbot|startup|"
+    r"company|firm|lab|assistant))|app (?:deepseek|kimi|doubao)|models? (?:deepseek|qwen|kimi))"
+)
+_ORIGIN_AFTER_ZH_RE = re.compile(r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:初创|公司|企业|厂商|大模型公司|独角兽|本土)")
+_ORIGIN_BEFORE_ZH = ("国产", "来自")
+
+
+@dataclass
+class _Sentence:
+    title: bool
+    start: int = 0
+    end: int = 0
+    services: set[str] = field(default_factory=set)
+    providers: set[str] = field(default_factory=set)  # AI providers named here (qualified)
+    general: set[str] = field(default_factory=set)  # general companies waiting for an AI word
+    regions: set[str] = field(default_factory=set)
+    actions: set[str] = field(default_factory=set)
+    cues: set[str] = field(default_factory=set)
+
+    @property
+    def subject(self) -> bool:
+        return bool(self.services or self.providers)
+
+
+class Classifier:
+    """Relevance, score and tags for one article; the vocabulary and watch lists are fixed at start."""
+
+    def __init__(self, vocab: Vocabulary, watch: KeywordMatcher | None = None,
+                 exclude: KeywordMatcher | None = None):
+        self.vocab = vocab
+        self.watch = watch or KeywordMatcher(())
+        self.exclude = exclude or KeywordMatcher(())
+
+    def classify(self, title: str, text: str = "") -> Detection:
+        norm_title = normalize(title)
+        norm_body = normalize(text, keep_newlines=True)
+        full = f"{norm_title}\n{norm_body}"
+        if self.exclude and self.exclude.find(full):
+            return Detection(relevant=False, score=0.0)
+        watched = self.watch.find(full) if self.watch else ()
+        sentences = self._sentences(full, len(norm_title))
+        score, tags = self._decide(sentences)
+        relevant = score >= THRESHOLD
+        return Detection(relevant=relevant, score=round(score, 3), tags=tags if relevant else Tags(),
+                         watched=watched)
+
+    # --- evidence per sentence -------------------------------------------------------------------
+
+    def _sentences(self, full: str, title_len: int) -> list[_Sentence]:
+        sentences = [_Sentence(title=True, start=0, end=title_len)]
+        for start, end in sentence_spans(full[title_len + 1:]):
+            sentences.append(_Sentence(title=False, start=title_len + 1 + start, end=title_len + 1 + end))
+        starts = [s.start for s in sentences]
+        for match in self.vocab.scan(full):
+            sentence = sentences[max(bisect.bisect_right(starts, match.start) - 1, 0)]
+            self._add(sentence, match, full)
+        for sentence in sentences:
+            self._qualify(sentence)
+        return sentences
+
+    def _add(self, sentence: _Sentence, match: Match, full: str) -> None:
+        term = match.term
+        if term.category == "service":
+            sentence.services.add(term.value)
+        elif term.category == "provider":
+            if self.vocab.provider_is_ai.get(term.value):
+                sentence.providers.add(term.value)
+            else:
+                sentence.general.add(term.value)
+        elif term.category == "region":
+            if not _is_origin(full, match):
+                sentence.regions.add(term.value)
+        elif term.category == "action":
+            sentence.actions.add(term.value)
+        else:
+            sentence.cues.add(term.value)
+
+    def _qualify(self, sentence: _Sentence) -> None:
+        for service in sentence.services:
+            sentence.providers.update(self.vocab.service_providers.get(service, ()))
+        if sentence.general and ("ai" in sentence.cues or sentence.services):
+            sentence.providers.update(sentence.general)
+
+    # --- the decision ----------------------------------------------------------------------------
+
+    def _decide(self, sentences: list[_Sentence]) -> tuple[float, Tags]:
+        title = sentences[0]
+        withheld = any("withheld" in s.cues for s in sentences[:4])
+        restricted_regions = set().union(*(s.regions for s in sentences if s.actions & RESTRICTIVE))
+        best: tuple[float, _Sentence, set[str]] | None = None
+        for sentence in sentences[:40]:
+            actions = set(sentence.actions)
+            if "arrival" in sentence.cues and (withheld or "withheld" in sentence.cues
+                                               or sentence.regions & restricted_regions - {"EU"}
+                                               or title.actions & {"lift"}):
+                actions.add("lift")
+            if not actions:
+                continue
+            has_subject = sentence.subject or title.subject
+            regions = sentence.regions or title.regions
+            if not (has_subject and regions):
+                continue
+            strength = 1.0 if sentence.title else 0.9
+            if not sentence.subject:
+                strength -= 0.15
+            if not sentence.regions:
+                strength -= 0.15
+            if best is None or strength > best[0]:
+                best = (strength, sentence, actions)
+            if strength >= 0.9:
+                break
+        if best is None:
+            return 0.0, Tags()
+        strength, event, actions = best
+        score = strength - _lookalike_penalty(title, event, actions)
+        return max(0.0, min(1.0, score)), self._tags(title, event, actions)
+
+    def _tags(self, title: _Sentence, event: _Sentence, actions: set[str]) -> Tags:
+        who = title if title.subject else event
+        providers, services = set(who.providers), set(who.services)
+        if who is title and event.subject:
+            # the deciding sentence may name the service the title only hints at ("OpenAI" -> "API")
+            services |= {s for s in event.services
+                         if set(self.vocab.service_providers.get(s, ())) & providers}
+        regions = title.regions | event.regions
+        if "lift" in actions:
+            chosen = {"lift"}
+        else:
+            chosen = (title.actions & RESTRICTIVE) or (actions & RESTRICTIVE)
+        return Tags(providers=tuple(sorted(providers)), services=tuple(sorted(services)),
+                    regions=tuple(sorted(regions)), actions=tuple(sorted(chosen)))
+
+
+def _is_origin(full: str, match: Match) -> bool:
+    after = full[match.end:match.end + 40]
+    if full[match.start].isascii():
+        return bool(_ORIGIN_AFTER_RE.match(after))
+    before = full[max(0, match.start - 2):match.start]
+    return bool(_ORIGIN_AFTER_ZH_RE.match(after)) or before in _ORIGIN_BEFORE_ZH
+
+
+def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str]) -> float:
+    """How strongly the cues say this is one of the look-alikes rather than the topic."""
+    cues_title, cues_event = title.cues, event.cues
+    both = cues_title | cues_event
+    penalty = 0.0
+    if "outage" in cues_title or "datacenter" in cues_title:
+        penalty += 0.7
+    elif "outage" in cues_event or "datacenter" in cues_event:
+        penalty += 0.4
+    if "export" in cues_title and not title.services:
+        penalty += 0.6
+    elif "export" in cues_event and not event.services:
+        penalty += 0.35
+    if "staff" in both and "government" not in both:
+        penalty += 0.6
+    if "fine" in cues_title and not (title.actions & _STRONG):
+        penalty += 0.5
+    if "end_of_support" in cues_title and not title.services:
+        penalty += 0.5
+    if actions <= {"restrict"} and "launch" in cues_title and not (title.actions & RESTRICTIVE):
+        penalty += 0.2  # a launch story that mentions availability in passing
+    return penalty

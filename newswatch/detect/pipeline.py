@@ -1,0 +1,26 @@
+"""The detector the crawl and ``newswatch classify`` use: classification plus story keys."""
+
+from __future__ import annotations
+
+from ..config import Config
+from ..models import Detection
+from .classifier import Classifier
+from .keywords import KeywordMatcher
+from .stories import StoryKeys, story_keys
+from .text import normalize
+from .vocabulary import build
+
+
+class Detector:
+    def __init__(self, classifier: Classifier):
+        self.classifier = classifier
+
+    @classmethod
+    def from_config(cls, config: Config) -> Detector:
+        return cls(Classifier(build(config.vocabulary), KeywordMatcher(config.watch.keywords),
+                              KeywordMatcher(config.watch.exclude)))
+
+    def analyze(self, title: str, text: str) -> tuple[Detection, StoryKeys]:
+        detection = self.classifier.classify(title, text)
+        keys = story_keys(normalize(f"{title}\n{text}"), detection.tags, detection.relevant)
+        return detection, keys

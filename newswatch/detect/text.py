@@ -1,0 +1,63 @@
+"""Text normalization shared by the classifier, the keyword matcher and the duplicate detector.
+
+Matching runs on one canonical form: HTML entities and tags removed, NFKC (full-width letters and
+punctuation become ASCII), Traditional Chinese and Taiwan phrasing converted to Simplified mainland
+forms with OpenCC, lower case, single spaces. The vocabulary is written in that form too.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+MAX_DETECT_CHARS = 20_000  # longer bodies add nothing to detection but cost time
+
+_TAG_RE = re.compile(r"<[^>]{0,2000}>")
+_SPACE_RE = re.compile(r"[^\S\n]+")
+_NEWLINES_RE = re.compile(r"\s*\n\s*")
+# Sentence ends: CJK and ASCII terminators, line breaks, and a period followed by a space unless the
+# period closes a one-letter abbreviation ("U.S. bans ...").
+_SENTENCE_END_RE = re.compile(r"[。！？；!?;\n]+|(?<![\s.][a-z])\.(?=\s)")
+
+
+@lru_cache(maxsize=1)
+def _converter() -> opencc.OpenCC:
+    return opencc.OpenCC("tw2sp")
+
+
+def normalize(text: str, limit: int = MAX_DETECT_CHARS, keep_newlines: bool = False) -> str:
+    """The canonical matching form of ``text`` (see module docstring).
+
+    ``keep_newlines`` keeps paragraph breaks, which end sentences in article bodies.
+    """
+    text = text[: limit * 2]
+    if "<" in text:
+        text = _TAG_RE.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text)[:limit]
+    if not text.isascii():
+        text = _converter().convert(text)
+    text = _SPACE_RE.sub(" ", text.lower())
+    return (_NEWLINES_RE.sub("\n", text) if keep_newlines else _NEWLINES_RE.sub(" ", text)).strip()
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of normalized ``text``."""
+    spans, start = [], 0
+    for m in _SENTENCE_END_RE.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def is_word_char(ch: str) -> bool:
+    """ASCII letters and digits join into words; CJK characters stand alone."""
+    return ch.isascii() and ch.isalnum()

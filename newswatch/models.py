@@ -1,0 +1,56 @@
+"""Plain records passed between the stages: what a scraper produces and what detection adds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Who (providers, services), where (regions) and what (actions); sorted, without duplicates."""
+
+    providers: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[str]] | None) -> Tags:
+        data = data or {}
+        return cls(**{k: tuple(sorted(set(data.get(k, ())))) for k in cls.__dataclass_fields__})
+
+    def __bool__(self) -> bool:
+        return any((self.providers, self.services, self.regions, self.actions))
+
+
+@dataclass(frozen=True)
+class Detection:
+    relevant: bool
+    score: float
+    tags: Tags = field(default_factory=Tags)
+    watched: tuple[str, ...] = ()  # watched keywords found; such articles are kept even when off-topic
+
+    @property
+    def kept(self) -> bool:
+        """Worth a story and an alert: on-topic, or matching a watched keyword."""
+        return self.relevant or bool(self.watched)
+
+
+@dataclass
+class Article:
+    """A normalized article, as the scrapers store it."""
+
+    source: str
+    url: str  # canonical: the identity of the article
+    title: str
+    body: str = ""
+    summary: str = ""
+    lang: str = "en"
+    published: datetime | None = None  # UTC
+    fetched: datetime | None = None  # UTC
+    author: str = ""
+    image: str = ""

@@ -1,0 +1,113 @@
+"""Articles and the stories they form: the scrapers' write side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from ..detect.stories import Candidate, StoryKeys, find_story, new_story_id
+from ..models import Article, Detection, Tags
+from .schema import articles, stories, story_keys, utcnow
+
+
+@dataclass(frozen=True)
+class Saved:
+    article_id: int
+    story_id: str
+    new_story: bool
+
+
+def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
+    urls = list(dict.fromkeys(urls))
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(urls), 500):
+            chunk = urls[i:i + 500]
+            found.update(conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars())
+    return found
+
+
+class SqlStoryIndex:
+    """The :class:`StoryIndex` of the store: an indexed range query on (key, published)."""
+
+    def __init__(self, conn: Connection, article_id: int):
+        self.conn = conn
+        self.article_id = article_id
+
+    def candidates(self, keys: Sequence[str], since: datetime, until: datetime) -> list[Candidate]:
+        rows = self.conn.execute(
+            select(story_keys.c.story_id, story_keys.c.key, story_keys.c.published,
+                   articles.c.signature, articles.c.tags)
+            .join(articles, articles.c.id == story_keys.c.article_id)
+            .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
+            .limit(200)
+        )
+        return [Candidate(r.story_id, r.key, r.published, r.signature or b"",
+                          tuple((r.tags or {}).get("services", ()))) for r in rows]
+
+    def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
+        self.conn.execute(story_keys.insert(), [
+            {"key": k, "published": published, "story_id": story_id, "article_id": self.article_id}
+            for k in keys.keys
+        ])
+
+
+def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys) -> Saved | None:
+    """Store a new article and join or start its story; None when the URL is already stored."""
+    now = utcnow()
+    published = article.published or now
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(7310925)"))  # one story assigner at a time
+            if conn.execute(select(articles.c.id).where(articles.c.url == article.url)).first():
+                return None
+            article_id = conn.execute(articles.insert().values(
+                url=article.url, source=article.source, title=article.title, summary=article.summary,
+                body=article.body, lang=article.lang, author=article.author, image=article.image,
+                published=article.published, fetched=article.fetched or now,
+                fingerprint=next(k for k in keys.keys if k.startswith("f:"))[2:34],
+                signature=keys.signature or None, relevant=detection.relevant, score=detection.score,
+                tags=detection.tags.as_dict(), watched=list(detection.watched),
+            )).inserted_primary_key[0]
+            index = SqlStoryIndex(conn, article_id)
+            story_id = find_story(index, keys, published) or new_story_id(article.url)
+            new_story = _upsert_story(conn, story_id, article, detection, published, now)
+            index.add(story_id, keys, published)
+            conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
+            return Saved(article_id, story_id, new_story)
+    except IntegrityError:
+        if known_urls(engine, [article.url]):
+            return None  # another crawler stored the same URL a moment ago
+        raise
+
+
+def _upsert_story(conn: Connection, story_id: str, article: Article, detection: Detection,
+                  published: datetime, now: datetime) -> bool:
+    outlet = {"source": article.source, "url": article.url, "title": article.title}
+    row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().first()
+    if row is None:
+        conn.execute(stories.insert().values(
+            id=story_id, title=article.title, url=article.url, source=article.source,
+            summary=article.summary, lang=article.lang, published=published, created=now, updated=now,
+            relevant=detection.relevant, score=detection.score, tags=detection.tags.as_dict(),
+            watched=list(detection.watched), outlets=[outlet], article_count=1,
+        ))
+        return True
+    tags = Tags.from_dict({k: [*row["tags"].get(k, []), *v] for k, v in detection.tags.as_dict().items()})
+    conn.execute(stories.update().where(stories.c.id == story_id).values(
+        updated=now, relevant=row["relevant"] or detection.relevant, score=max(row["score"], detection.score),
+        tags=tags.as_dict(), watched=sorted({*row["watched"], *detection.watched}),
+        outlets=[*row["outlets"], outlet], article_count=row["article_count"] + 1,
+    ))
+    return False
+
+
+def count_by_source(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(articles.c.source, func.count()).group_by(articles.c.source))
+        return {source: n for source, n in rows}

@@ -1,0 +1,87 @@
+"""Engine set-up and the versioned schema.
+
+A new store gets the current tables and is stamped with the newest version. An older store is
+brought forward one numbered migration at a time, each in its own transaction; migrations only add
+(tables, columns, indexes), so an upgrade never loses data. Add a migration whenever schema.py
+changes, written so that it also passes on a store that already has the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+
+from . import schema
+
+Migration = Callable[[Connection], None]
+
+
+def _create_missing(*tables: str) -> Migration:
+    def migrate(conn: Connection) -> None:
+        schema.metadata.create_all(conn, tables=[schema.metadata.tables[t] for t in tables], checkfirst=True)
+    return migrate
+
+
+# version -> how to reach it from the version before
+MIGRATIONS: dict[int, Migration] = {
+    1: _create_missing("meta", "sources", "stories", "articles", "story_keys"),
+    2: _create_missing("subscribers", "outbox"),
+}
+LATEST = max(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(select(schema.schema_version.c.version)).scalar() or 0
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the store to ``LATEST``; returns the version it was at."""
+    with engine.begin() as conn:
+        schema.schema_version.create(conn, checkfirst=True)
+        found = current_version(conn)
+        if found > LATEST:
+            raise SchemaTooNew(f"the store is at schema version {found}, this newswatch knows {LATEST}: upgrade it")
+        if found == 0:
+            conn.execute(schema.schema_version.insert().values(version=0))
+    for version in range(found + 1, LATEST + 1):
+        with engine.begin() as conn:
+            MIGRATIONS[version](conn)
+            conn.execute(schema.schema_version.update().values(version=version))
+    return found
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bot) never block the writer (a crawl)
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, so two crawl processes assigning stories at once run
+    # one after the other instead of both missing each other's new story.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def connect(url: str, *, upgrade: bool = True) -> Engine:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    if upgrade:
+        migrate(engine)
+    return engine
+

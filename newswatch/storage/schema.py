@@ -1,0 +1,150 @@
+"""Table definitions: the current schema. ``db.MIGRATIONS`` says how older stores reach it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the column: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sources = Table(
+    "sources", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_poll", UTCDateTime),
+    Column("last_success", UTCDateTime),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+)
+
+articles = Table(
+    "articles", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("source", String(64), nullable=False, index=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("body", Text, nullable=False, default=""),
+    Column("lang", String(8), nullable=False),
+    Column("author", Text, nullable=False, default=""),
+    Column("image", Text, nullable=False, default=""),
+    Column("published", UTCDateTime),
+    Column("fetched", UTCDateTime, nullable=False, index=True),
+    Column("fingerprint", String(32), nullable=False, index=True),
+    Column("signature", LargeBinary),
+    Column("relevant", Boolean, nullable=False, default=False),
+    Column("score", Float, nullable=False, default=0.0),
+    Column("tags", JSON, nullable=False),
+    Column("watched", JSON, nullable=False),
+    Column("story_id", String(16), ForeignKey("stories.id"), index=True),
+)
+
+stories = Table(
+    "stories", metadata,
+    Column("id", String(16), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("lang", String(8), nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False, index=True),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("relevant", Boolean, nullable=False, default=False),
+    Column("score", Float, nullable=False, default=0.0),
+    Column("tags", JSON, nullable=False),
+    Column("watched", JSON, nullable=False),
+    Column("outlets", JSON, nullable=False),  # [{"source", "url", "title"}] in order of arrival
+    Column("article_count", Integer, nullable=False, default=1),
+    Column("queued", Boolean, nullable=False, default=False, index=True),  # fanned out to the outbox
+)
+
+story_keys = Table(
+    "story_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(48), nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    Column("story_id", String(16), ForeignKey("stories.id"), nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Index("ix_story_keys_key_published", "key", "published"),
+)
+
+subscribers = Table(
+    "subscribers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # private | group | supergroup | channel
+    Column("title", Text, nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True, index=True),
+    Column("regions", JSON, nullable=False),  # [] = every region
+    Column("providers", JSON, nullable=False),  # [] = every provider
+    Column("keywords", JSON, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("inactive_reason", Text),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("story_id", String(16), ForeignKey("stories.id"), nullable=False),
+    Column("status", String(16), nullable=False, default="pending", index=True),  # pending|sent|dropped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("message_id", BigInteger),
+    Column("sent_at", UTCDateTime),
+    Column("rendered_count", Integer, nullable=False, default=0),  # outlets shown in the sent message
+    Column("last_error", Text),
+    UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
+    Index("ix_outbox_due", "status", "next_attempt"),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,60 @@
+"""Per-source poll state: conditional-GET validators, last poll and success, failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from .schema import sources, utcnow
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.last_poll is None:
+            return "never polled"
+        return "ok" if self.failures == 0 else f"failing ({self.failures}x)"
+
+
+def get(engine: Engine, name: str) -> SourceState:
+    with engine.connect() as conn:
+        row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
+    return SourceState(**row) if row else SourceState(name)
+
+
+def all_states(engine: Engine) -> dict[str, SourceState]:
+    with engine.connect() as conn:
+        return {r["name"]: SourceState(**r) for r in conn.execute(select(sources)).mappings()}
+
+
+def _upsert(engine: Engine, name: str, **values) -> None:
+    with engine.begin() as conn:
+        updated = conn.execute(sources.update().where(sources.c.name == name).values(**values)).rowcount
+        if not updated:
+            conn.execute(sources.insert().values(name=name, **{"failures": 0, **values}))
+
+
+def record_success(engine: Engine, name: str, etag: str | None, last_modified: str | None,
+                   keep_validators: bool = False) -> None:
+    """A poll that worked; ``keep_validators`` for a 304, which sends no new ETag."""
+    now = utcnow()
+    values = {"last_poll": now, "last_success": now, "failures": 0, "last_error": None}
+    if not keep_validators:
+        values |= {"etag": etag, "last_modified": last_modified}
+    _upsert(engine, name, **values)
+
+
+def record_failure(engine: Engine, name: str, error: str) -> None:
+    state = get(engine, name)
+    _upsert(engine, name, last_poll=utcnow(), failures=state.failures + 1, last_error=error[:500])

@@ -1,0 +1,26 @@
+"""Process-wide resources a crawl shares: the config, the store engine and the detector."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine
+
+from newswatch import config as cfg
+from newswatch.detect.pipeline import Detector
+from newswatch.storage import connect
+
+
+@lru_cache(maxsize=4)
+def load_config(path: str) -> cfg.Config:
+    return cfg.load(path)
+
+
+@lru_cache(maxsize=4)
+def engine(url: str) -> Engine:
+    return connect(url)
+
+
+@lru_cache(maxsize=4)
+def detector(path: str) -> Detector:
+    return Detector.from_config(load_config(path))

@@ -1,0 +1,37 @@
+"""What the spiders yield: plain typed records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from newswatch.detect.stories import StoryKeys
+from newswatch.models import Detection
+
+
+@dataclass
+class ArticleItem:
+    source: str
+    url: str  # where it was fetched
+    canonical: str  # its identity
+    title: str
+    body: str = ""
+    summary: str = ""
+    published: datetime | None = None
+    author: str = ""
+    image: str = ""
+    lang: str | None = None  # the source's hint until NormalizePipeline decides
+    # filled in by the pipelines
+    detection: Detection | None = None
+    keys: StoryKeys | None = None
+
+
+@dataclass
+class PollOutcome:
+    """How a source's poll went; written to the source's state when the spider closes."""
+
+    error: str | None = None
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    article_failures: list[str] = field(default_factory=list)

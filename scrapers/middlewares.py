@@ -1,0 +1,86 @@
+"""Downloader middlewares: each one job between the spider and the network."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from newswatch.storage import articles, sources
+
+from . import context
+
+
+class KnownArticle(IgnoreRequest):
+    """The article is already stored: not fetched again."""
+
+
+class ConditionalGetMiddleware:
+    """Adds If-None-Match / If-Modified-Since from the source's stored validators to index requests,
+    so an unchanged feed costs a 304 and nothing else."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        name = request.meta.get("conditional_get")
+        if not name:
+            return
+        state = sources.get(context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"]), name)
+        if state.etag:
+            request.headers.setdefault("If-None-Match", state.etag)
+        if state.last_modified:
+            request.headers.setdefault("If-Modified-Since", state.last_modified)
+
+
+class SkipKnownArticlesMiddleware:
+    """Drops requests for articles already in the store (by canonical URL): no page is fetched twice."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SkipKnownArticlesMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        canonical = request.meta.get("canonical")
+        if not canonical:
+            return
+        engine = context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"])
+        if articles.known_urls(engine, [canonical]):
+            self.crawler.stats.inc_value("newswatch/known")
+            raise KnownArticle(canonical)
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries, but spaced out: 1 s, 2 s, 4 s ... (with jitter) instead of at once, which is
+    what a struggling server needs."""
+
+    base_delay = 1.0
+    max_delay = 30.0
+
+    async def _pause(self, retry: Request | Response | None) -> None:
+        if isinstance(retry, Request):
+            attempt = retry.meta.get("retry_times", 1)
+            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * random.uniform(0.75, 1.25))
+
+    async def process_response(self, request: Request, response: Response):
+        result = super().process_response(request, response)
+        await self._pause(result)
+        return result
+
+    async def process_exception(self, request: Request, exception: Exception):
+        result = super().process_exception(request, exception)
+        await self._pause(result)
+        return result

@@ -1,0 +1,45 @@
+"""Running crawls in this process, for ``newswatch crawl`` (the service runs that command in a
+subprocess per poll: a Twisted reactor cannot be restarted, and a crash or a leak stays contained)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from newswatch.config import Config
+
+from . import settings as default_settings
+from .loader import spider_class
+
+
+@dataclass
+class CrawlReport:
+    new: int = 0
+    known: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # source -> reason
+
+
+def crawl(config: Config, names: list[str], log_level: str = "WARNING") -> CrawlReport:
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    settings.setdict({**default_settings.crawl_settings(config), "LOG_LEVEL": log_level}, priority="cmdline")
+    process = CrawlerProcess(settings)
+    logging.getLogger("scrapy").setLevel(log_level)
+    crawlers = []
+    for name in names:
+        crawler = process.create_crawler(spider_class(config, config.source(name)))
+        crawlers.append(crawler)
+        process.crawl(crawler)
+    process.start()
+    report = CrawlReport()
+    for crawler in crawlers:
+        stats = crawler.stats
+        report.new += stats.get_value("newswatch/new", 0)
+        report.known += stats.get_value("newswatch/known", 0)
+        poll = crawler.spider.poll if crawler.spider is not None else None
+        if poll is not None and poll.error:
+            report.failed[crawler.spider.name] = poll.error
+    return report

@@ -1,0 +1,55 @@
+"""Scrapy settings, in one place. ``scrapy crawl <source>`` reads this module (see scrapy.cfg);
+``crawl_settings`` overlays what config.toml says about politeness and storage."""
+
+from __future__ import annotations
+
+import os
+
+from newswatch.config import CONFIG_ENV, DEFAULT_CONFIG, Config
+
+BOT_NAME = "newswatch"
+SPIDER_LOADER_CLASS = "scrapers.loader.ConfigSpiderLoader"
+SPIDER_MODULES: list[str] = []
+NEWSWATCH_CONFIG = os.path.abspath(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+# Feeds are made to be polled: we do not fetch robots.txt before each poll, but we name ourselves,
+# poll at the configured interval, send conditional requests and keep per-site concurrency low.
+ROBOTSTXT_OBEY = False
+USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news alert bot)"
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+EXTENSIONS = {"scrapy.extensions.remote_control.RemoteControl": None}
+CONCURRENT_REQUESTS = 64
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_TIMEOUT = 20
+DOWNLOAD_MAXSIZE = 5_000_000
+DOWNLOAD_WARNSIZE = 0
+REDIRECT_MAX_TIMES = 5
+RETRY_TIMES = 2
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapers.middlewares.SkipKnownArticlesMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "scrapers.middlewares.BackoffRetryMiddleware": 550,
+    "scrapers.middlewares.ConditionalGetMiddleware": 560,
+}
+ITEM_PIPELINES = {
+    "scrapers.pipelines.NormalizePipeline": 100,
+    "scrapers.pipelines.DetectPipeline": 200,
+    "scrapers.pipelines.StorePipeline": 300,
+    "scrapers.pipelines.SourceStatePipeline": 900,
+}
+
+
+def crawl_settings(config: Config) -> dict[str, object]:
+    crawl = config.crawl
+    return {
+        "NEWSWATCH_CONFIG": str(config.path.resolve()),
+        "NEWSWATCH_STORAGE_URL": config.storage_url,
+        "USER_AGENT": crawl.user_agent,
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "RETRY_TIMES": crawl.retries,
+        "DOWNLOAD_MAXSIZE": crawl.max_bytes,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+    }
