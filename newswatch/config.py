@@ -171,7 +171,7 @@ class _Parser:
             watch=self.watch(raw),
             telegram=self.telegram(raw),
             alerts=self.alerts(raw),
-            vocabulary=self.table(raw, "vocabulary", {"providers", "services", "regions", "actions"}),
+            vocabulary=self.table(raw, "vocabulary", {"providers", "services", "regions", "actions", "ignore"}),
         )
 
     def storage(self, raw: dict[str, Any]) -> str:

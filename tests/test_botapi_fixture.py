@@ -118,8 +118,12 @@ def test_requests_are_accepted_as_form_json_query_and_multipart(api: FakeBotAPI)
     api.enforce_limits = False  # four messages in a row to one private chat would exceed the burst
     form = urllib.parse.urlencode({"chat_id": PRIVATE, "text": "form"}).encode()
     assert raw_call(api, "sendMessage", form)[0] == 200
-    assert raw_call(api, "sendMessage", json.dumps({"chat_id": PRIVATE, "text": "json"}).encode(),
-                    "application/json")[0] == 200  # fmt: skip
+    assert (
+        raw_call(
+            api, "sendMessage", json.dumps({"chat_id": PRIVATE, "text": "json"}).encode(), "application/json"
+        )[0]
+        == 200
+    )
     assert raw_call(api, "sendMessage", query=f"chat_id={PRIVATE}&text=query")[0] == 200
     boundary = "fakeBoundary42"
     multipart = (

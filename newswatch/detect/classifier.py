@@ -25,11 +25,15 @@ RESTRICTIVE = frozenset({"block", "ban", "suspend", "discontinue", "restrict"})
 _STRONG = frozenset({"block", "ban", "suspend"})
 # A region word that names where a company comes from, not where a restriction applies.
 _ORIGIN_AFTER_RE = re.compile(
-    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?ai[\s-]+)?(?:based|made|startup|start-up|company|firm|rival|developer|"
-    r"lab|giant|tech giant|chatbot maker|model maker|(?:ai )?app developer|ai(?= (?:app|model|chatbot|startup|"
-    r"company|firm|lab|assistant))|app (?:deepseek|kimi|doubao)|models? (?:deepseek|qwen|kimi))"
+    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?ai[\s-]+)?(?:based|made|built|startup|start-up|company|companies|firm|"
+    r"rival|developer|lab|giant|tech giant|chatbots?|models?|assistants?|owner|parent|apps?(?! stores?)|"
+    r"ai(?= (?:apps?|models?|chatbots?|startups?|compan|firms?|labs?|assistants?|tools?|services?)))\b"
 )
-_ORIGIN_AFTER_ZH_RE = re.compile(r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:初创|公司|企业|厂商|大模型公司|独角兽|本土)")
+_ORIGIN_AFTER_ZH_RE = re.compile(
+    r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:初创|公司|企业|厂商|大模型|模型|独角兽|本土|应用|聊天机器人|app)"
+    r"|^\s*ai(?:\s|$|助手|产品|工具)"
+)
+_PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
 _ORIGIN_BEFORE_ZH = ("国产", "来自")
 
 
@@ -40,8 +44,10 @@ class _Sentence:
     end: int = 0
     services: set[str] = field(default_factory=set)
     providers: set[str] = field(default_factory=set)  # AI providers named here (qualified)
-    general: set[str] = field(default_factory=set)  # general companies waiting for an AI word
+    general: list[tuple[str, int]] = field(default_factory=list)  # (company, end) waiting for an AI word
+    ai_at: list[int] = field(default_factory=list)  # where AI words start
     regions: set[str] = field(default_factory=set)
+    precedents: set[str] = field(default_factory=set)  # "follows Indonesia": somebody else's restriction
     actions: set[str] = field(default_factory=set)
     cues: set[str] = field(default_factory=set)
 
@@ -94,31 +100,43 @@ class Classifier:
             if self.vocab.provider_is_ai.get(term.value):
                 sentence.providers.add(term.value)
             else:
-                sentence.general.add(term.value)
+                sentence.general.append((term.value, match.end))
         elif term.category == "region":
-            if not _is_origin(full, match):
+            if _is_origin(full, match):
+                pass
+            elif _PRECEDENT_BEFORE_RE.search(full[max(sentence.start, match.start - 14):match.start]):
+                sentence.precedents.add(term.value)
+            else:
                 sentence.regions.add(term.value)
         elif term.category == "action":
             sentence.actions.add(term.value)
-        else:
+        elif term.category == "cue":
             sentence.cues.add(term.value)
+            if term.value == "ai":
+                sentence.ai_at.append(match.start)
 
     def _qualify(self, sentence: _Sentence) -> None:
+        """Services imply their providers; a general company counts when one of its own services is
+        named in the sentence or an AI word follows it closely ("Google's AI chatbot", "谷歌 AI")."""
         for service in sentence.services:
             sentence.providers.update(self.vocab.service_providers.get(service, ()))
-        if sentence.general and ("ai" in sentence.cues or sentence.services):
-            sentence.providers.update(sentence.general)
+        for company, end in sentence.general:
+            if company in sentence.providers:
+                continue
+            if any(0 <= start - end <= 25 for start in sentence.ai_at):
+                sentence.providers.add(company)
 
     # --- the decision ----------------------------------------------------------------------------
 
     def _decide(self, sentences: list[_Sentence]) -> tuple[float, Tags]:
         title = sentences[0]
         withheld = any("withheld" in s.cues for s in sentences[:4])
+        title_arrival = "arrival" in title.cues and bool(title.regions) and "global" not in title.cues
         restricted_regions = set().union(*(s.regions for s in sentences if s.actions & RESTRICTIVE))
         best: tuple[float, _Sentence, set[str]] | None = None
         for sentence in sentences[:40]:
             actions = set(sentence.actions)
-            if "arrival" in sentence.cues and (withheld or "withheld" in sentence.cues
+            if "arrival" in sentence.cues and (withheld or "withheld" in sentence.cues or title_arrival
                                                or sentence.regions & restricted_regions - {"EU"}
                                                or title.actions & {"lift"}):
                 actions.add("lift")
@@ -141,22 +159,36 @@ class Classifier:
             return 0.0, Tags()
         strength, event, actions = best
         score = strength - _lookalike_penalty(title, event, actions)
-        return max(0.0, min(1.0, score)), self._tags(title, event, actions)
+        return max(0.0, min(1.0, score)), self._tags(sentences, event, actions)
 
-    def _tags(self, title: _Sentence, event: _Sentence, actions: set[str]) -> Tags:
+    def _tags(self, sentences: list[_Sentence], event: _Sentence, actions: set[str]) -> Tags:
+        title = sentences[0]
         who = title if title.subject else event
         providers, services = set(who.providers), set(who.services)
         if who is title and event.subject:
             # the deciding sentence may name the service the title only hints at ("OpenAI" -> "API")
             services |= {s for s in event.services
                          if set(self.vocab.service_providers.get(s, ())) & providers}
-        regions = title.regions | event.regions
+        homes = {self.vocab.provider_home.get(p) for p in providers}
+        regions = _regions(sentences, event, homes)
         if "lift" in actions:
             chosen = {"lift"}
         else:
             chosen = (title.actions & RESTRICTIVE) or (actions & RESTRICTIVE)
         return Tags(providers=tuple(sorted(providers)), services=tuple(sorted(services)),
                     regions=tuple(sorted(regions)), actions=tuple(sorted(chosen)))
+
+
+def _regions(sentences: list[_Sentence], event: _Sentence, homes: set[str | None]) -> set[str]:
+    """Where: the title's regions (or the deciding sentence's), plus regions listed beside them in
+    the opening sentences ("China and Hong Kong") unless that is the provider's home (DeepSeek's
+    "Chinese") or a precedent ("after Italy and Taiwan")."""
+    anchor = sentences[0].regions or event.regions
+    regions = set(anchor)
+    for sentence in sentences[1:4]:
+        if sentence.regions & anchor and (sentence.actions or sentence.subject) and "precedent" not in sentence.cues:
+            regions |= sentence.regions - homes
+    return regions
 
 
 def _is_origin(full: str, match: Match) -> bool:
@@ -186,6 +218,12 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str]) ->
         penalty += 0.5
     if "end_of_support" in cues_title and not title.services:
         penalty += 0.5
+    if "account" in cues_title or ("account" in cues_event and not event.regions):
+        penalty += 0.6  # bans of abusive accounts, not of a country's users
+    if "global" in cues_title and not (title.actions & RESTRICTIVE):
+        penalty += 0.5
+    if ("lawsuit" in cues_title or "investigation" in cues_title) and not (title.actions & RESTRICTIVE):
+        penalty += 0.3
     if actions <= {"restrict"} and "launch" in cues_title and not (title.actions & RESTRICTIVE):
         penalty += 0.2  # a launch story that mentions availability in passing
     return penalty

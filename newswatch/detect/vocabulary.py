@@ -44,6 +44,7 @@ class Match:
 @dataclass
 class Vocabulary:
     provider_is_ai: dict[str, bool] = field(default_factory=dict)
+    provider_home: dict[str, str] = field(default_factory=dict)  # where the company comes from
     service_providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _terms: dict[str, set[Term]] = field(default_factory=dict)
     _automaton: Any = None
@@ -104,6 +105,8 @@ def build(extra: Mapping[str, Any] | None = None) -> Vocabulary:
 def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
     for slug, entry in _entries(data, "providers"):
         vocab.provider_is_ai[slug] = bool(entry.get("ai", vocab.provider_is_ai.get(slug, False)))
+        if "home" in entry:
+            vocab.provider_home[slug] = str(entry["home"])
         for alias in [slug, *_aliases(entry, f"providers.{slug}")]:
             vocab.add(alias, Term("provider", slug))
     for name, entry in _entries(data, "services"):
@@ -119,6 +122,8 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
             raise VocabularyError(f"vocabulary.regions.{code}: must be an ISO 3166-1 alpha-2 code or EU")
         for alias in _aliases(entry, f"regions.{code}"):
             vocab.add(alias, Term("region", code))
+    for phrase in _strings(data.get("ignore", {}).get("terms", []), "ignore.terms"):
+        vocab.add(phrase, Term("ignore", ""))
     for section, category in (("actions", "action"), ("cues", "cue")):
         table = data.get(section, {})
         for name, phrases in table.items():

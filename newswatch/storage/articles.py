@@ -94,13 +94,16 @@ def _upsert_story(conn: Connection, story_id: str, article: Article, detection: 
         conn.execute(stories.insert().values(
             id=story_id, title=article.title, url=article.url, source=article.source,
             summary=article.summary, lang=article.lang, published=published, created=now, updated=now,
-            relevant=detection.relevant, score=detection.score, tags=detection.tags.as_dict(),
-            watched=list(detection.watched), outlets=[outlet], article_count=1,
+            relevant=detection.relevant, kept=detection.kept, score=detection.score,
+            tags=detection.tags.as_dict(), watched=list(detection.watched), outlets=[outlet], article_count=1,
         ))
         return True
     tags = Tags.from_dict({k: [*row["tags"].get(k, []), *v] for k, v in detection.tags.as_dict().items()})
+    became_kept = detection.kept and not row["kept"]
     conn.execute(stories.update().where(stories.c.id == story_id).values(
-        updated=now, relevant=row["relevant"] or detection.relevant, score=max(row["score"], detection.score),
+        updated=now, relevant=row["relevant"] or detection.relevant, kept=row["kept"] or detection.kept,
+        queued=row["queued"] and not became_kept,  # a story that turns on-topic is fanned out again
+        score=max(row["score"], detection.score),
         tags=tags.as_dict(), watched=sorted({*row["watched"], *detection.watched}),
         outlets=[*row["outlets"], outlet], article_count=row["article_count"] + 1,
     ))

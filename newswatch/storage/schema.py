@@ -96,6 +96,7 @@ stories = Table(
     Column("created", UTCDateTime, nullable=False, index=True),
     Column("updated", UTCDateTime, nullable=False),
     Column("relevant", Boolean, nullable=False, default=False),
+    Column("kept", Boolean, nullable=False, default=False, index=True),  # relevant or watched
     Column("score", Float, nullable=False, default=0.0),
     Column("tags", JSON, nullable=False),
     Column("watched", JSON, nullable=False),

@@ -1,0 +1,257 @@
+"""Command handlers: short functions that check input, call the store, and reply.
+
+Everything a user typed is escaped before it goes back into an HTML reply. Group chats: only the
+group's admins may change its subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+from telegram import BotCommand, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.ext import ContextTypes
+
+from newswatch.config import Config
+from newswatch.detect.keywords import clean_keyword
+from newswatch.storage import outbox, subscribers
+from newswatch.storage import sources as source_store
+from newswatch.storage import stories as story_store
+from newswatch.storage.subscribers import MAX_KEYWORDS
+
+from . import keyboards
+from .choices import story_text, wants
+from .render import esc, render_story_line
+
+COMMANDS = [
+    BotCommand("start", "Subscribe to alerts"),
+    BotCommand("stop", "Unsubscribe"),
+    BotCommand("regions", "Choose regions"),
+    BotCommand("providers", "Choose providers"),
+    BotCommand("watch", "Watch a keyword: /watch KEYWORD"),
+    BotCommand("unwatch", "Stop watching a keyword"),
+    BotCommand("keywords", "List your keywords"),
+    BotCommand("latest", "The latest alerts: /latest [N]"),
+    BotCommand("help", "How this bot works"),
+]
+HELP = (
+    "I send an alert when an AI service (ChatGPT, the OpenAI API, Azure OpenAI, Gemini, Claude, "
+    "DeepSeek…) is blocked, banned, suspended, discontinued or restricted in a country or region — or "
+    "when such a restriction is lifted. One alert per story, however many outlets report it.\n\n"
+    "/start — subscribe\n/stop — unsubscribe\n/regions — only some regions (default: all)\n"
+    "/providers — only some providers (default: all)\n/watch KEYWORD — also get any story mentioning it\n"
+    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)"
+)
+MAX_LATEST = 20
+
+
+def _engine(context: ContextTypes.DEFAULT_TYPE) -> Engine:
+    return context.bot_data["engine"]
+
+
+def _config(context: ContextTypes.DEFAULT_TYPE) -> Config:
+    return context.bot_data["config"]
+
+
+async def _db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Store calls run in a thread: a crawl holding SQLite's write lock must not stall the bot."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def reply(update: Update, text: str, **kwargs: Any) -> None:
+    await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML,
+                                              disable_web_page_preview=True, **kwargs)
+
+
+async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Private chats manage themselves; in groups only admins may."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat.type == ChatType.PRIVATE:
+        return True
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    if member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
+        return True
+    await reply(update, "Only an admin of this group can change its alerts.")
+    return False
+
+
+async def _subscriber(update: Update, context: ContextTypes.DEFAULT_TYPE):
+    sub = await _db(subscribers.get, _engine(context), update.effective_chat.id)
+    if sub is None or not sub.active:
+        await reply(update, "You are not subscribed. Send /start first.")
+        return None
+    return sub
+
+
+def _argument(context: ContextTypes.DEFAULT_TYPE) -> str:
+    return " ".join(context.args or ()).strip()
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _may_manage(update, context):
+        return
+    chat = update.effective_chat
+    _, was_active = await _db(subscribers.subscribe, _engine(context), chat.id, chat.type,
+                              chat.title or chat.full_name or "")
+    lead = "You are already subscribed." if was_active else "Subscribed."
+    await reply(update, f"{lead}\n\n{html.escape(HELP)}")
+
+
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _may_manage(update, context):
+        return
+    await _db(subscribers.deactivate, _engine(context), update.effective_chat.id, "unsubscribed with /stop")
+    await reply(update, "Unsubscribed: no more alerts. Send /start to come back; your choices are kept.")
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, html.escape(HELP))
+
+
+async def choose(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+    if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
+        return
+    field, _ = keyboards.MENUS[kind]
+    chosen = getattr(sub, field)
+    await reply(update, f"Alerts for {field}: {esc(keyboards.describe(kind, chosen))}. Tap to change.",
+                reply_markup=keyboards.menu(kind, chosen))
+
+
+async def regions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await choose(update, context, "reg")
+
+
+async def providers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await choose(update, context, "prov")
+
+
+async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    kind, _, code = (query.data or "").partition(":")
+    if kind not in keyboards.MENUS:
+        await query.answer("This button is no longer valid.")
+        return
+    if not await _may_manage(update, context):
+        await query.answer()
+        return
+    field, labels = keyboards.MENUS[kind]
+    sub = await _db(subscribers.get, _engine(context), update.effective_chat.id)
+    if sub is None or not sub.active:
+        await query.answer("Send /start first.")
+        return
+    if code == keyboards.DONE:
+        await query.answer("Saved")
+        await query.edit_message_text(f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}.")
+        return
+    if code != keyboards.ALL and code not in labels:
+        await query.answer("Unknown choice.")
+        return
+    chosen = keyboards.toggle(getattr(sub, field), code)
+    sub = await _db(subscribers.update_choices, _engine(context), sub.chat_id, **{field: chosen})
+    await query.answer()
+    await query.edit_message_text(
+        f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}. Tap to change.",
+        reply_markup=keyboards.menu(kind, getattr(sub, field)), parse_mode=ParseMode.HTML)
+
+
+async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
+        return
+    raw = _argument(context)
+    if not raw:
+        await reply(update, "Usage: /watch KEYWORD — for example /watch Azure OpenAI")
+        return
+    try:
+        keyword = clean_keyword(raw)
+    except ValueError as exc:
+        await reply(update, f"Not added: {esc(str(exc))}.")
+        return
+    if keyword in sub.keywords:
+        await reply(update, f"Already watching “{esc(keyword)}”.")
+        return
+    if len(sub.keywords) >= MAX_KEYWORDS:
+        await reply(update, f"You can watch at most {MAX_KEYWORDS} keywords; /unwatch one first.")
+        return
+    await _db(subscribers.update_choices, _engine(context), sub.chat_id, keywords=[*sub.keywords, keyword])
+    await reply(update, f"Watching “{esc(keyword)}”: any story that mentions it will reach you.")
+
+
+async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
+        return
+    raw = _argument(context)
+    try:
+        keyword = clean_keyword(raw) if raw else ""
+    except ValueError:
+        keyword = ""
+    if keyword not in sub.keywords:
+        await reply(update, "Usage: /unwatch KEYWORD — one of your /keywords.")
+        return
+    await _db(subscribers.update_choices, _engine(context), sub.chat_id,
+              keywords=[k for k in sub.keywords if k != keyword])
+    await reply(update, f"No longer watching “{esc(keyword)}”.")
+
+
+async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not (sub := await _subscriber(update, context)):
+        return
+    if not sub.keywords:
+        await reply(update, "No keywords. Add one with /watch KEYWORD.")
+        return
+    await reply(update, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    arg = _argument(context)
+    if arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_LATEST):
+        await reply(update, f"Usage: /latest [N] — N from 1 to {MAX_LATEST}.")
+        return
+    count = int(arg) if arg else 5
+    engine = _engine(context)
+    sub = await _db(subscribers.get, engine, update.effective_chat.id)
+    found = await _db(story_store.latest_alertable, engine)
+    if sub is not None:
+        found = [s for s in found if wants(sub, s, story_text(s))]
+    if not found:
+        await reply(update, "No alerts yet.")
+        return
+    await reply(update, "\n".join(render_story_line(s) for s in found[:count]))
+
+
+async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    config, engine = _config(context), _engine(context)
+    user = update.effective_user
+    if update.effective_chat.id not in config.telegram.admins and (user is None or user.id not in config.telegram.admins):
+        await reply(update, "/status is for the bot's admins.")
+        return
+    states = await _db(source_store.all_states, engine)
+    lines = ["<b>Sources</b>"]
+    for source in config.sources:
+        state = states.get(source.name) or source_store.SourceState(source.name)
+        error = f" — {esc(state.last_error[:120])}" if state.failures and state.last_error else ""
+        lines.append(f"• {esc(source.name)}: {esc(state.status if source.enabled else 'disabled')}{error}")
+    queue = await _db(outbox.counts, engine)
+    subs = await _db(subscribers.counts, engine)
+    lines.append(f"<b>Outbox</b>: {queue.get('pending', 0)} pending, {queue.get('sent', 0)} sent, "
+                 f"{queue.get('dropped', 0)} dropped")
+    lines.append(f"<b>Subscribers</b>: {subs['active']} active, {subs['inactive']} inactive")
+    errors = await _db(outbox.recent_errors, engine)
+    if errors:
+        lines.append("<b>Last delivery errors</b>\n" + "\n".join(f"• {esc(e[:150])}" for e in errors))
+    await reply(update, "\n".join(lines))
+
+
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    text = (update.effective_message.text or "").split(maxsplit=1)
+    command = text[0][:40] if text else ""
+    await reply(update, f"I don't know {esc(command)}. Try /help.")
+
+
+async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, "I only understand commands. Try /help.")

@@ -1,0 +1,77 @@
+"""Stories as the bot reads them: what is new to fan out, and the latest for /latest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from ..models import Tags
+from .schema import meta, stories
+
+
+@dataclass(frozen=True)
+class Story:
+    id: str
+    title: str
+    url: str
+    source: str
+    summary: str
+    lang: str
+    published: datetime
+    created: datetime
+    relevant: bool
+    score: float
+    tags: Tags
+    watched: tuple[str, ...]
+    outlets: tuple[dict, ...]
+
+    @property
+    def alertable(self) -> bool:
+        return self.relevant or bool(self.watched)
+
+
+def _story(r) -> Story:
+    return Story(id=r.id, title=r.title, url=r.url, source=r.source, summary=r.summary, lang=r.lang,
+                 published=r.published, created=r.created, relevant=r.relevant, score=r.score,
+                 tags=Tags.from_dict(r.tags), watched=tuple(r.watched), outlets=tuple(r.outlets))
+
+
+def get(engine: Engine, story_id: str) -> Story | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(stories).where(stories.c.id == story_id)).first()
+    return _story(row) if row else None
+
+
+def unqueued(engine: Engine, limit: int = 200) -> list[Story]:
+    """Stories not yet fanned out to the outbox, oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(stories).where(stories.c.queued.is_(False))
+                            .order_by(stories.c.created).limit(limit))
+        return [_story(r) for r in rows]
+
+
+def mark_queued(engine: Engine, story_ids: list[str]) -> None:
+    if story_ids:
+        with engine.begin() as conn:
+            conn.execute(stories.update().where(stories.c.id.in_(story_ids)).values(queued=True))
+
+
+def latest_alertable(engine: Engine, limit: int = 200) -> list[Story]:
+    """The most recent on-topic or watched stories, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(stories).where(stories.c.kept.is_(True))
+                            .order_by(stories.c.created.desc()).limit(limit))
+        return [_story(r) for r in rows]
+
+
+def get_meta(engine: Engine, key: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def set_meta(engine: Engine, key: str, value: str) -> None:
+    with engine.begin() as conn:
+        if conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount == 0:
+            conn.execute(meta.insert().values(key=key, value=value))

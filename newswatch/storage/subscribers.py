@@ -1,0 +1,96 @@
+"""Subscribers and what each one chose to receive: the bot's own table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func, select
+
+from .schema import subscribers, utcnow
+
+MAX_KEYWORDS = 50
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    chat_id: int
+    kind: str
+    title: str = ""
+    active: bool = True
+    regions: tuple[str, ...] = ()  # empty: every region
+    providers: tuple[str, ...] = ()  # empty: every provider
+    keywords: tuple[str, ...] = ()
+    inactive_reason: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def _row(r) -> Subscriber:
+    return Subscriber(id=r.id, chat_id=r.chat_id, kind=r.kind, title=r.title, active=r.active,
+                      regions=tuple(r.regions), providers=tuple(r.providers), keywords=tuple(r.keywords),
+                      inactive_reason=r.inactive_reason)
+
+
+def get(engine: Engine, chat_id: int) -> Subscriber | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).first()
+    return _row(row) if row else None
+
+
+def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple[Subscriber, bool]:
+    """Create or reactivate; returns (subscriber, was it already active)."""
+    now = utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).first()
+        if row is None:
+            conn.execute(subscribers.insert().values(
+                chat_id=chat_id, kind=kind, title=title, active=True, regions=[], providers=[], keywords=[],
+                created=now, updated=now))
+            was_active = False
+        else:
+            was_active = row.active
+            conn.execute(subscribers.update().where(subscribers.c.id == row.id).values(
+                active=True, kind=kind, title=title or row.title, updated=now, inactive_reason=None))
+    found = get(engine, chat_id)
+    assert found is not None
+    return found, was_active
+
+
+def deactivate(engine: Engine, chat_id: int, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(subscribers.update().where(subscribers.c.chat_id == chat_id).values(
+            active=False, inactive_reason=reason, updated=utcnow()))
+
+
+def migrate_chat(engine: Engine, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: same subscriber, new chat id."""
+    with engine.begin() as conn:
+        if conn.execute(select(subscribers.c.id).where(subscribers.c.chat_id == new_chat_id)).first():
+            conn.execute(subscribers.update().where(subscribers.c.chat_id == old_chat_id).values(
+                active=False, inactive_reason=f"migrated to {new_chat_id}", updated=utcnow()))
+        else:
+            conn.execute(subscribers.update().where(subscribers.c.chat_id == old_chat_id).values(
+                chat_id=new_chat_id, kind="supergroup", updated=utcnow()))
+
+
+def update_choices(engine: Engine, chat_id: int, **choices: list[str]) -> Subscriber | None:
+    """Set regions, providers and/or keywords (sorted lists) for a subscriber."""
+    allowed = {"regions", "providers", "keywords"}
+    assert set(choices) <= allowed
+    with engine.begin() as conn:
+        conn.execute(subscribers.update().where(subscribers.c.chat_id == chat_id).values(
+            updated=utcnow(), **{k: sorted(set(v)) for k, v in choices.items()}))
+    return get(engine, chat_id)
+
+
+def active(engine: Engine) -> list[Subscriber]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(subscribers).where(subscribers.c.active.is_(True)).order_by(subscribers.c.id))
+        return [_row(r) for r in rows]
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(subscribers.c.active, func.count()).group_by(subscribers.c.active))
+        by_state = {bool(a): n for a, n in rows}
+    return {"active": by_state.get(True, 0), "inactive": by_state.get(False, 0)}
