@@ -26,7 +26,9 @@ def wants(subscriber: Subscriber, story: Story, text: str) -> bool:
     tags = story.tags
     if subscriber.regions and tags.regions and not set(subscriber.regions) & set(tags.regions):
         return False
-    return not (subscriber.providers and tags.providers and not set(subscriber.providers) & set(tags.providers))
+    return not (
+        subscriber.providers and tags.providers and not set(subscriber.providers) & set(tags.providers)
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -14,7 +14,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from newswatch.config import AlertsConfig
 from newswatch.storage import outbox, subscribers
@@ -30,8 +38,15 @@ log = logging.getLogger(__name__)
 
 ALERTS_SINCE = "alerts_since"  # meta key: stories created before it are never alerted
 MAX_BACKOFF = 300.0
-GONE = ("chat not found", "user is deactivated", "bot was kicked", "chat_write_forbidden", "peer_id_invalid",
-        "have no rights to send", "not enough rights")
+GONE = (
+    "chat not found",
+    "user is deactivated",
+    "bot was kicked",
+    "chat_write_forbidden",
+    "peer_id_invalid",
+    "have no rights to send",
+    "not enough rights",
+)
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -40,8 +55,14 @@ def retry_seconds(error: RetryAfter) -> float:
 
 
 class Delivery:
-    def __init__(self, engine: Engine, sender: Sender, alerts: AlertsConfig, pacer: Pacer | None = None,
-                 concurrency: int = 16):
+    def __init__(
+        self,
+        engine: Engine,
+        sender: Sender,
+        alerts: AlertsConfig,
+        pacer: Pacer | None = None,
+        concurrency: int = 16,
+    ):
         self.engine = engine
         self.sender = sender
         self.alerts = alerts
@@ -64,8 +85,9 @@ class Delivery:
             for story in batch:
                 if since is not None and story.created >= since and self._fresh(story):
                     text = story_text(story)
-                    queued += outbox.enqueue(self.engine, story.id,
-                                             [s.id for s in audience if wants(s, story, text)])
+                    queued += outbox.enqueue(
+                        self.engine, story.id, [s.id for s in audience if wants(s, story, text)]
+                    )
             story_store.mark_queued(self.engine, [s.id for s in batch])
         return queued
 
@@ -98,7 +120,11 @@ class Delivery:
             for row in rows:
                 if self.stopping:
                     break
-                if row.chat_id in self._in_flight or row.chat_id in started or not self.pacer.chat_ready(row.chat_id):
+                if (
+                    row.chat_id in self._in_flight
+                    or row.chat_id in started
+                    or not self.pacer.chat_ready(row.chat_id)
+                ):
                     continue
                 started.add(row.chat_id)
                 await limit.acquire()
@@ -106,8 +132,13 @@ class Delivery:
                 self._in_flight.add(row.chat_id)
                 task = asyncio.create_task(self._deliver(row))
                 tasks.add(task)
-                task.add_done_callback(lambda t, chat=row.chat_id: (tasks.discard(t), self._in_flight.discard(chat),
-                                                                     limit.release()))
+                task.add_done_callback(
+                    lambda t, chat=row.chat_id: (
+                        tasks.discard(t),
+                        self._in_flight.discard(chat),
+                        limit.release(),
+                    )
+                )
             if not started:
                 # everything due waits for its chat's pace (or a 429 pause): sleep until the first frees
                 waits = [self.pacer.chat_ready_at(r.chat_id) - self.pacer.clock() for r in rows]
@@ -156,10 +187,15 @@ class Delivery:
             log.error("Telegram refused the alert for story %s: %s", row.story_id, error)
         else:  # TimedOut, NetworkError, 5xx, anything else: maybe transient, keep trying with backoff
             attempts = row.attempts + 1
-            delay = min(MAX_BACKOFF, 2.0 ** attempts)
+            delay = min(MAX_BACKOFF, 2.0**attempts)
             outbox.retry_later(self.engine, row.id, attempts, now + timedelta(seconds=delay), str(error))
-            kind = "timed out" if isinstance(error, TimedOut) else "network" if isinstance(error, NetworkError) \
+            kind = (
+                "timed out"
+                if isinstance(error, TimedOut)
+                else "network"
+                if isinstance(error, NetworkError)
                 else "error"
+            )
             log.warning("send to %s %s (%s); retry in %.0f s", row.chat_id, kind, error, delay)
 
     async def edit_updated(self) -> None:

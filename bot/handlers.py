@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Engine
 from telegram import BotCommand, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 
 from newswatch.config import Config
@@ -25,6 +26,8 @@ from newswatch.storage.subscribers import MAX_KEYWORDS
 
 from . import keyboards
 from .choices import story_text, wants
+from .delivery import retry_seconds
+from .pacing import Pacer
 from .render import esc, render_story_line
 
 COMMANDS = [
@@ -62,9 +65,28 @@ async def _db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-async def reply(update: Update, text: str, **kwargs: Any) -> None:
-    await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML,
-                                              disable_web_page_preview=True, **kwargs)
+async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, **kwargs: Any) -> None:
+    """Answer in the chat, within the same pace as alerts, waiting out a flood limit if one comes."""
+    await _paced(
+        context,
+        update.effective_chat.id,
+        lambda: update.effective_message.reply_text(
+            text, parse_mode=ParseMode.HTML, disable_web_page_preview=True, **kwargs
+        ),
+    )
+
+
+async def _paced(context: ContextTypes.DEFAULT_TYPE, chat_id: int, call: Callable[[], Awaitable[Any]]) -> Any:
+    pacer: Pacer = context.bot_data["pacer"]
+    for attempt in range(3):
+        await pacer.slot(chat_id)
+        try:
+            return await call()
+        except RetryAfter as error:
+            if attempt == 2:
+                raise
+            pacer.pause(retry_seconds(error))
+    return None
 
 
 async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -77,14 +99,14 @@ async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
     member = await context.bot.get_chat_member(chat.id, user.id)
     if member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
         return True
-    await reply(update, "Only an admin of this group can change its alerts.")
+    await reply(update, context, "Only an admin of this group can change its alerts.")
     return False
 
 
 async def _subscriber(update: Update, context: ContextTypes.DEFAULT_TYPE):
     sub = await _db(subscribers.get, _engine(context), update.effective_chat.id)
     if sub is None or not sub.active:
-        await reply(update, "You are not subscribed. Send /start first.")
+        await reply(update, context, "You are not subscribed. Send /start first.")
         return None
     return sub
 
@@ -97,21 +119,24 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context):
         return
     chat = update.effective_chat
-    _, was_active = await _db(subscribers.subscribe, _engine(context), chat.id, chat.type,
-                              chat.title or chat.full_name or "")
+    _, was_active = await _db(
+        subscribers.subscribe, _engine(context), chat.id, chat.type, chat.title or chat.full_name or ""
+    )
     lead = "You are already subscribed." if was_active else "Subscribed."
-    await reply(update, f"{lead}\n\n{html.escape(HELP)}")
+    await reply(update, context, f"{lead}\n\n{html.escape(HELP)}")
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context):
         return
     await _db(subscribers.deactivate, _engine(context), update.effective_chat.id, "unsubscribed with /stop")
-    await reply(update, "Unsubscribed: no more alerts. Send /start to come back; your choices are kept.")
+    await reply(
+        update, context, "Unsubscribed: no more alerts. Send /start to come back; your choices are kept."
+    )
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, html.escape(HELP))
+    await reply(update, context, html.escape(HELP))
 
 
 async def choose(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
@@ -119,8 +144,12 @@ async def choose(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) 
         return
     field, _ = keyboards.MENUS[kind]
     chosen = getattr(sub, field)
-    await reply(update, f"Alerts for {field}: {esc(keyboards.describe(kind, chosen))}. Tap to change.",
-                reply_markup=keyboards.menu(kind, chosen))
+    await reply(
+        update,
+        context,
+        f"Alerts for {field}: {esc(keyboards.describe(kind, chosen))}. Tap to change.",
+        reply_markup=keyboards.menu(kind, chosen),
+    )
 
 
 async def regions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -147,7 +176,8 @@ async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if code == keyboards.DONE:
         await query.answer("Saved")
-        await query.edit_message_text(f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}.")
+        text = f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}."
+        await _paced(context, sub.chat_id, lambda: query.edit_message_text(text, parse_mode=ParseMode.HTML))
         return
     if code != keyboards.ALL and code not in labels:
         await query.answer("Unknown choice.")
@@ -155,9 +185,13 @@ async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     chosen = keyboards.toggle(getattr(sub, field), code)
     sub = await _db(subscribers.update_choices, _engine(context), sub.chat_id, **{field: chosen})
     await query.answer()
-    await query.edit_message_text(
-        f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}. Tap to change.",
-        reply_markup=keyboards.menu(kind, getattr(sub, field)), parse_mode=ParseMode.HTML)
+    text = f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}. Tap to change."
+    markup = keyboards.menu(kind, getattr(sub, field))
+    await _paced(
+        context,
+        sub.chat_id,
+        lambda: query.edit_message_text(text, reply_markup=markup, parse_mode=ParseMode.HTML),
+    )
 
 
 async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -165,21 +199,21 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     raw = _argument(context)
     if not raw:
-        await reply(update, "Usage: /watch KEYWORD — for example /watch Azure OpenAI")
+        await reply(update, context, "Usage: /watch KEYWORD — for example /watch Azure OpenAI")
         return
     try:
         keyword = clean_keyword(raw)
     except ValueError as exc:
-        await reply(update, f"Not added: {esc(str(exc))}.")
+        await reply(update, context, f"Not added: {esc(str(exc))}.")
         return
     if keyword in sub.keywords:
-        await reply(update, f"Already watching “{esc(keyword)}”.")
+        await reply(update, context, f"Already watching “{esc(keyword)}”.")
         return
     if len(sub.keywords) >= MAX_KEYWORDS:
-        await reply(update, f"You can watch at most {MAX_KEYWORDS} keywords; /unwatch one first.")
+        await reply(update, context, f"You can watch at most {MAX_KEYWORDS} keywords; /unwatch one first.")
         return
     await _db(subscribers.update_choices, _engine(context), sub.chat_id, keywords=[*sub.keywords, keyword])
-    await reply(update, f"Watching “{esc(keyword)}”: any story that mentions it will reach you.")
+    await reply(update, context, f"Watching “{esc(keyword)}”: any story that mentions it will reach you.")
 
 
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -191,26 +225,30 @@ async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValueError:
         keyword = ""
     if keyword not in sub.keywords:
-        await reply(update, "Usage: /unwatch KEYWORD — one of your /keywords.")
+        await reply(update, context, "Usage: /unwatch KEYWORD — one of your /keywords.")
         return
-    await _db(subscribers.update_choices, _engine(context), sub.chat_id,
-              keywords=[k for k in sub.keywords if k != keyword])
-    await reply(update, f"No longer watching “{esc(keyword)}”.")
+    await _db(
+        subscribers.update_choices,
+        _engine(context),
+        sub.chat_id,
+        keywords=[k for k in sub.keywords if k != keyword],
+    )
+    await reply(update, context, f"No longer watching “{esc(keyword)}”.")
 
 
 async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not (sub := await _subscriber(update, context)):
         return
     if not sub.keywords:
-        await reply(update, "No keywords. Add one with /watch KEYWORD.")
+        await reply(update, context, "No keywords. Add one with /watch KEYWORD.")
         return
-    await reply(update, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
+    await reply(update, context, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     arg = _argument(context)
     if arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_LATEST):
-        await reply(update, f"Usage: /latest [N] — N from 1 to {MAX_LATEST}.")
+        await reply(update, context, f"Usage: /latest [N] — N from 1 to {MAX_LATEST}.")
         return
     count = int(arg) if arg else 5
     engine = _engine(context)
@@ -219,16 +257,18 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if sub is not None:
         found = [s for s in found if wants(sub, s, story_text(s))]
     if not found:
-        await reply(update, "No alerts yet.")
+        await reply(update, context, "No alerts yet.")
         return
-    await reply(update, "\n".join(render_story_line(s) for s in found[:count]))
+    await reply(update, context, "\n".join(render_story_line(s) for s in found[:count]))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     config, engine = _config(context), _engine(context)
     user = update.effective_user
-    if update.effective_chat.id not in config.telegram.admins and (user is None or user.id not in config.telegram.admins):
-        await reply(update, "/status is for the bot's admins.")
+    if update.effective_chat.id not in config.telegram.admins and (
+        user is None or user.id not in config.telegram.admins
+    ):
+        await reply(update, context, "/status is for the bot's admins.")
         return
     states = await _db(source_store.all_states, engine)
     lines = ["<b>Sources</b>"]
@@ -238,20 +278,22 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines.append(f"• {esc(source.name)}: {esc(state.status if source.enabled else 'disabled')}{error}")
     queue = await _db(outbox.counts, engine)
     subs = await _db(subscribers.counts, engine)
-    lines.append(f"<b>Outbox</b>: {queue.get('pending', 0)} pending, {queue.get('sent', 0)} sent, "
-                 f"{queue.get('dropped', 0)} dropped")
+    lines.append(
+        f"<b>Outbox</b>: {queue.get('pending', 0)} pending, {queue.get('sent', 0)} sent, "
+        f"{queue.get('dropped', 0)} dropped"
+    )
     lines.append(f"<b>Subscribers</b>: {subs['active']} active, {subs['inactive']} inactive")
     errors = await _db(outbox.recent_errors, engine)
     if errors:
         lines.append("<b>Last delivery errors</b>\n" + "\n".join(f"• {esc(e[:150])}" for e in errors))
-    await reply(update, "\n".join(lines))
+    await reply(update, context, "\n".join(lines))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = (update.effective_message.text or "").split(maxsplit=1)
     command = text[0][:40] if text else ""
-    await reply(update, f"I don't know {esc(command)}. Try /help.")
+    await reply(update, context, f"I don't know {esc(command)}. Try /help.")
 
 
 async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, "I only understand commands. Try /help.")
+    await reply(update, context, "I only understand commands. Try /help.")

@@ -13,8 +13,13 @@ from collections.abc import Callable
 
 
 class Pacer:
-    def __init__(self, per_second: float = 28.0, private_interval: float = 1.05, group_interval: float = 3.1,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_second: float = 28.0,
+        private_interval: float = 1.05,
+        group_interval: float = 3.1,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.spacing = 1.0 / per_second
         self.private_interval = private_interval
         self.group_interval = group_interval

@@ -53,7 +53,9 @@ def render_alert(story: Story) -> str:
     lines.append(f'<a href="{esc(story.url)}">Read the article</a>')
     others = [o for o in story.outlets[1:] if o.get("source") != story.source or o.get("url") != story.url]
     if others:
-        shown = ", ".join(f'<a href="{esc(o["url"])}">{esc(o["source"])}</a>' for o in others[:MAX_OUTLETS_SHOWN])
+        shown = ", ".join(
+            f'<a href="{esc(o["url"])}">{esc(o["source"])}</a>' for o in others[:MAX_OUTLETS_SHOWN]
+        )
         more = f" and {len(others) - MAX_OUTLETS_SHOWN} more" if len(others) > MAX_OUTLETS_SHOWN else ""
         lines.append(f"Also reported by {shown}{more}")
     if story.watched:
@@ -65,5 +67,7 @@ def render_alert(story: Story) -> str:
 
 def render_story_line(story: Story) -> str:
     """One line of /latest."""
-    return (f"• <b>{esc(clip(story.title, 200))}</b> — <i>{esc(tag_line(story))}</i> "
-            f'({esc(story.source)}, {story.published:%m-%d %H:%M}) <a href="{esc(story.url)}">link</a>')
+    return (
+        f"• <b>{esc(clip(story.title, 200))}</b> — <i>{esc(tag_line(story))}</i> "
+        f'({esc(story.source)}, {story.published:%m-%d %H:%M}) <a href="{esc(story.url)}">link</a>'
+    )

@@ -26,13 +26,22 @@ class TelegramSender:
         self.bot = bot
 
     async def send(self, chat_id: int, text: str) -> int | None:
-        message = await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                              link_preview_options=LinkPreviewOptions(is_disabled=True))
+        message = await self.bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
         return message.message_id
 
     async def edit(self, chat_id: int, message_id: int, text: str) -> None:
-        await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
-                                         link_preview_options=LinkPreviewOptions(is_disabled=True))
+        await self.bot.edit_message_text(
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
 
 
 class ConsoleSender:

@@ -47,8 +47,9 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswatch", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", metavar="PATH",
-                        help=f"config file (default: ${cfg.CONFIG_ENV} or ./{cfg.DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"config file (default: ${cfg.CONFIG_ENV} or ./{cfg.DEFAULT_CONFIG})"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="poll sources, detect stories and serve Telegram subscribers")
@@ -93,9 +94,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     report = crawl(config, names, log_level=args.log_level.upper())
     if not args.quiet:
-        query = (select(schema.articles).where(schema.articles.c.fetched >= started,
-                                               schema.articles.c.source.in_(names))
-                 .order_by(schema.articles.c.id))
+        query = (
+            select(schema.articles)
+            .where(schema.articles.c.fetched >= started, schema.articles.c.source.in_(names))
+            .order_by(schema.articles.c.id)
+        )
         with engine.connect() as conn:
             for row in conn.execute(query).mappings():
                 print(_article_line(row))
@@ -114,7 +117,9 @@ def _article_line(row: Any) -> str:
         verdict = f"RELEVANT {row['score']:.2f} [{_tag_text(tags)}]"
     if row["watched"]:
         verdict += f" watched: {', '.join(row['watched'])}"
-    return f"{row['source']}  {when:%Y-%m-%d %H:%M}Z  {row['title']}  {row['url']}  {verdict}  {row['story_id']}"
+    return (
+        f"{row['source']}  {when:%Y-%m-%d %H:%M}Z  {row['title']}  {row['url']}  {verdict}  {row['story_id']}"
+    )
 
 
 def _tag_text(tags: Tags) -> str:
@@ -126,9 +131,10 @@ def _tag_text(tags: Tags) -> str:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from scrapers.normalize import parse_time
+
     from .detect.pipeline import Detector
     from .detect.stories import MemoryIndex, assign
-    from scrapers.normalize import parse_time
 
     config = cfg.load(args.config)
     detector = Detector.from_config(config)
@@ -142,8 +148,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
         detection, keys = detector.analyze(item["title"], item.get("text") or "")
         published = parse_time(str(item.get("published") or "")) or datetime.now(UTC)
         story = assign(index, keys, published, str(item.get("id") or item.get("url") or lineno))
-        out = {"id": item.get("id"), "relevant": detection.relevant, "score": detection.score,
-               "tags": detection.tags.as_dict(), "story": story}
+        out = {
+            "id": item.get("id"),
+            "relevant": detection.relevant,
+            "score": detection.score,
+            "tags": detection.tags.as_dict(),
+            "story": story,
+        }
         if detection.watched:
             out["watched"] = list(detection.watched)
         print(json.dumps(out, ensure_ascii=False))
@@ -186,14 +197,19 @@ def cmd_sources(args: argparse.Namespace) -> int:
     engine = connect(config.storage_url)
     states = sources.all_states(engine)
     counts = articles.count_by_source(engine)
-    print(f"{'source':<16} {'kind':<7} {'every':>6}  {'last poll':<17} {'status':<14} {'articles':>8}  last error")
+    print(
+        f"{'source':<16} {'kind':<7} {'every':>6}  {'last poll':<17} {'status':<14} {'articles':>8}"
+        "  last error"
+    )
     for source in config.sources:
         state = states.get(source.name) or sources.SourceState(source.name)
         last = f"{state.last_poll:%Y-%m-%d %H:%M}Z" if state.last_poll else "-"
         status = state.status if source.enabled else "disabled"
         error = (state.last_error or "")[:80] if state.failures else ""
-        print(f"{source.name:<16} {source.kind:<7} {_duration(source.interval):>6}  {last:<17} {status:<14} "
-              f"{counts.get(source.name, 0):>8}  {error}")
+        print(
+            f"{source.name:<16} {source.kind:<7} {_duration(source.interval):>6}  {last:<17} {status:<14} "
+            f"{counts.get(source.name, 0):>8}  {error}"
+        )
     return 0
 
 

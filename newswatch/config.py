@@ -171,15 +171,19 @@ class _Parser:
             watch=self.watch(raw),
             telegram=self.telegram(raw),
             alerts=self.alerts(raw),
-            vocabulary=self.table(raw, "vocabulary", {"providers", "services", "regions", "actions", "ignore"}),
+            vocabulary=self.table(
+                raw, "vocabulary", {"providers", "services", "regions", "actions", "ignore"}
+            ),
         )
 
     def storage(self, raw: dict[str, Any]) -> str:
         section = self.table(raw, "storage", {"url"})
         url = self.typed(section, "url", "storage.url", str, "sqlite:///data/newswatch.db")
         if "://" not in url:
-            raise self.fail("storage.url", f'must be an SQLAlchemy URL such as "sqlite:///data/newswatch.db" '
-                            f"(got {url!r})")
+            raise self.fail(
+                "storage.url",
+                f'must be an SQLAlchemy URL such as "sqlite:///data/newswatch.db" (got {url!r})',
+            )
         return _anchor_sqlite_path(url, self.path.parent)
 
     def sources(self, raw: dict[str, Any]) -> tuple[SourceConfig, ...]:
@@ -208,7 +212,9 @@ class _Parser:
             seen.add(name)
             kind = self.typed(entry, "kind", f"{label}.kind", str, "")
             if kind not in SOURCE_KINDS:
-                raise self.fail(f"{label}.kind", f"unknown kind {kind!r} (allowed: {', '.join(SOURCE_KINDS)})")
+                raise self.fail(
+                    f"{label}.kind", f"unknown kind {kind!r} (allowed: {', '.join(SOURCE_KINDS)})"
+                )
             url = self.typed(entry, "url", f"{label}.url", str, "")
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -231,8 +237,13 @@ class _Parser:
         d = CrawlConfig()
         section = self.table(raw, "crawl", set(CrawlConfig.__dataclass_fields__))
         ints = {}
-        for key in ("retries", "max_bytes", "concurrency_per_domain", "max_articles_per_poll",
-                    "max_parallel_crawls"):
+        for key in (
+            "retries",
+            "max_bytes",
+            "concurrency_per_domain",
+            "max_articles_per_poll",
+            "max_parallel_crawls",
+        ):
             ints[key] = self.typed(section, key, f"crawl.{key}", int, getattr(d, key))
             if ints[key] < (0 if key == "retries" else 1):
                 raise self.fail(f"crawl.{key}", f"must be at least {0 if key == 'retries' else 1}")
@@ -249,7 +260,9 @@ class _Parser:
             values = self.typed(section, key, f"watch.{key}", list, [])
             for j, v in enumerate(values):
                 if not isinstance(v, str) or not v.strip() or len(v) > 100:
-                    raise self.fail(f"watch.{key}[{j}]", "must be a non-empty string of at most 100 characters")
+                    raise self.fail(
+                        f"watch.{key}[{j}]", "must be a non-empty string of at most 100 characters"
+                    )
             lists[key] = tuple(v.strip() for v in values)
         return WatchConfig(**lists)
 
@@ -269,8 +282,9 @@ class _Parser:
         d = AlertsConfig()
         return AlertsConfig(
             max_age=self.duration(section, "max_age", "alerts.max_age", d.max_age),
-            delivery_interval=self.duration(section, "delivery_interval", "alerts.delivery_interval",
-                                            d.delivery_interval),
+            delivery_interval=self.duration(
+                section, "delivery_interval", "alerts.delivery_interval", d.delivery_interval
+            ),
         )
 
 
@@ -285,7 +299,7 @@ def _anchor_sqlite_path(url: str, base: Path) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url == "sqlite:///:memory:":
         return url
-    path = Path(url[len(prefix):])
+    path = Path(url[len(prefix) :])
     if not path.is_absolute():
         path = (base / path).resolve()
     return prefix + str(path)

@@ -21,8 +21,9 @@ class Extracted:
 
 
 def extract_article(html: str, url: str) -> Extracted | None:
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=False, fast=True)
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False, fast=True
+    )
     if doc is None or not doc.text:
         return None
     title = clean_line(doc.title)
@@ -32,7 +33,15 @@ def extract_article(html: str, url: str) -> Extracted | None:
     # trafilatura's date guess is day-precision at best (and wrong on some sites): prefer the page's
     # own machine-readable timestamp.
     sel = Selector(text=html)
-    stamp = (sel.css('meta[property="article:published_time"]::attr(content)').get()
-             or sel.css("time::attr(datetime)").get() or doc.date)
-    return Extracted(title=title, body="\n".join(lines).strip(), published=parse_time(stamp),
-                     author=clean_line(doc.author), image=doc.image or "")
+    stamp = (
+        sel.css('meta[property="article:published_time"]::attr(content)').get()
+        or sel.css("time::attr(datetime)").get()
+        or doc.date
+    )
+    return Extracted(
+        title=title,
+        body="\n".join(lines).strip(),
+        published=parse_time(stamp),
+        author=clean_line(doc.author),
+        image=doc.image or "",
+    )

@@ -57,7 +57,9 @@ def to_utf8(body: bytes, content_type: str = "") -> bytes:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             text = _sniff(body)
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text.lstrip("\ufeff"), count=1)
+    text = re.sub(
+        r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text.lstrip("\ufeff"), count=1
+    )
     return text.encode("utf-8")
 
 
@@ -73,15 +75,21 @@ def parse(body: bytes, content_type: str = "") -> list[FeedEntry]:
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed; FeedError when it is not a feed at all."""
     if not body.strip():
         raise FeedError("empty response")
-    parsed = feedparser.parse(to_utf8(body, content_type),
-                              response_headers={"content-type": "application/xml; charset=utf-8"})
+    parsed = feedparser.parse(
+        to_utf8(body, content_type), response_headers={"content-type": "application/xml; charset=utf-8"}
+    )
     if not parsed.entries:
         if not parsed.get("version"):
             head = body[:500].lstrip().lower()
-            kind = "an HTML page" if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head else \
-                "not a feed"
+            kind = (
+                "an HTML page"
+                if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+                else "not a feed"
+            )
             reason = parsed.get("bozo_exception")
-            raise FeedError(f"{kind}, not RSS/Atom" + (f" ({reason})" if reason and kind == "not a feed" else ""))
+            raise FeedError(
+                f"{kind}, not RSS/Atom" + (f" ({reason})" if reason and kind == "not a feed" else "")
+            )
         if parsed.get("bozo"):
             raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
     return [entry for e in parsed.entries if (entry := _entry(e)) is not None]
@@ -102,5 +110,11 @@ def _entry(e: feedparser.FeedParserDict) -> FeedEntry | None:
         if e.get(key):
             published = datetime(*e[key][:6], tzinfo=UTC)
             break
-    return FeedEntry(link=link.strip(), guid=str(e.get("id") or link), title=e.get("title", ""),
-                     summary_html=e.get("summary", ""), content_html=content, published=published)
+    return FeedEntry(
+        link=link.strip(),
+        guid=str(e.get("id") or link),
+        title=e.get("title", ""),
+        summary_html=e.get("summary", ""),
+        content_html=content,
+        published=published,
+    )

@@ -30,6 +30,7 @@ class ArticleItem:
 class PollOutcome:
     """How a source's poll went; written to the source's state when the spider closes."""
 
+    answered: bool = False  # the index request got a response or failed for good
     error: str | None = None
     not_modified: bool = False
     etag: str | None = None

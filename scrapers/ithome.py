@@ -61,6 +61,8 @@ def is_promotion(url: str, title: str) -> bool:
 
 def list_links(sel: Selector) -> list[tuple[str, str]]:
     """(href, title) from the /list/ page or a /tag/ page, promotions dropped."""
-    links = [(a.attrib.get("href", ""), clean_line(a.xpath("string()").get()))
-             for a in sel.css("#list > div.fl > ul > li a.t, ul.bl > li h2 > a")]
+    links = [
+        (a.attrib.get("href", ""), clean_line(a.xpath("string()").get()))
+        for a in sel.css("#list > div.fl > ul > li a.t, ul.bl > li h2 > a")
+    ]
     return [(href, title) for href, title in links if href and not is_promotion(href, title)]

@@ -7,6 +7,7 @@ written by hand.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from scrapy import Request
 from scrapy.settings import BaseSettings
@@ -15,18 +16,20 @@ from newswatch.config import Config, ConfigError, SourceConfig
 
 from . import context
 from .settings import crawl_settings
-from .spiders.base import SourceSpider
-from .spiders.feed import FeedSpider
-from .spiders.ithome import IthomeSpider
+from .spiders.base import NewsSpider, Reader
+from .spiders.feed import FeedReader
+from .spiders.ithome import IthomeReader
 
-SPIDER_KINDS: dict[str, type[SourceSpider]] = {"ithome": IthomeSpider, "rss": FeedSpider}
+READERS: dict[str, type[Reader]] = {"ithome": IthomeReader, "rss": FeedReader}
 
 
-def spider_class(config: Config, source: SourceConfig) -> type[SourceSpider]:
-    base = SPIDER_KINDS[source.kind]
-    return type(f"{base.__name__}_{source.name}", (base,), {
-        "name": source.name,
-        "source": source,
+def spider_class(config: Config, sources: Sequence[SourceConfig], name: str | None = None) -> type[NewsSpider]:
+    """The spider polling ``sources``; named after the source when there is one."""
+    name = name or (sources[0].name if len(sources) == 1 else "newswatch")
+    return type(f"NewsSpider_{name.replace('-', '_')}", (NewsSpider,), {
+        "name": name,
+        "sources": tuple(sources),
+        "readers_by_kind": READERS,
         "max_articles": config.crawl.max_articles_per_poll,
         "custom_settings": crawl_settings(config),
     })
@@ -39,13 +42,13 @@ class ConfigSpiderLoader:
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
-        self._spiders = {s.name: spider_class(self.config, s) for s in self.config.sources}
+        self._spiders = {s.name: spider_class(self.config, [s]) for s in self.config.sources}
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ConfigSpiderLoader:
         return cls(settings)
 
-    def load(self, spider_name: str) -> type[SourceSpider]:
+    def load(self, spider_name: str) -> type[NewsSpider]:
         try:
             return self._spiders[spider_name]
         except KeyError:
@@ -56,4 +59,4 @@ class ConfigSpiderLoader:
         return list(self._spiders)
 
     def find_by_request(self, request: Request) -> list[str]:
-        return [name for name, cls in self._spiders.items() if request.url.startswith(cls.source.url)]
+        return [name for name, cls in self._spiders.items() if request.url.startswith(cls.sources[0].url)]

@@ -8,24 +8,20 @@ import random
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-from newswatch.storage import articles, sources
+from newswatch.storage import sources
 
 from . import context
 
 
-class KnownArticle(IgnoreRequest):
-    """The article is already stored: not fetched again."""
-
-
 class ConditionalGetMiddleware:
     """Adds If-None-Match / If-Modified-Since from the source's stored validators to index requests,
-    so an unchanged feed costs a 304 and nothing else."""
+    so an unchanged feed costs a 304 and nothing else. The states of all sources are read once."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self._states: dict[str, sources.SourceState] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
@@ -35,31 +31,15 @@ class ConditionalGetMiddleware:
         name = request.meta.get("conditional_get")
         if not name:
             return
-        state = sources.get(context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"]), name)
+        if self._states is None:
+            self._states = sources.all_states(context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"]))
+        state = self._states.get(name)
+        if state is None:
+            return
         if state.etag:
             request.headers.setdefault("If-None-Match", state.etag)
         if state.last_modified:
             request.headers.setdefault("If-Modified-Since", state.last_modified)
-
-
-class SkipKnownArticlesMiddleware:
-    """Drops requests for articles already in the store (by canonical URL): no page is fetched twice."""
-
-    def __init__(self, crawler: Crawler):
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> SkipKnownArticlesMiddleware:
-        return cls(crawler)
-
-    def process_request(self, request: Request) -> None:
-        canonical = request.meta.get("canonical")
-        if not canonical:
-            return
-        engine = context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"])
-        if articles.known_urls(engine, [canonical]):
-            self.crawler.stats.inc_value("newswatch/known")
-            raise KnownArticle(canonical)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

@@ -42,15 +42,20 @@ def canonical_url(url: str, kind: str = "rss") -> str:
     if kind == "ithome" and (news_id := ithome_news_id(url)) is not None:
         return ithome_canonical(news_id)
     parts = urlsplit(url.strip())
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _TRACKING_PARAMS.match(k.lower())])
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING_PARAMS.match(k.lower())
+        ]
+    )
     host = parts.netloc.lower()
     path = parts.path or "/"
     return urlunsplit((parts.scheme.lower(), host, path, query, ""))
 
 
 def detect_lang(text: str, hint: str | None = None) -> str:
-    """"zh" when Chinese characters make up a fair share of the letters, else "en"."""
+    """ "zh" when Chinese characters make up a fair share of the letters, else "en"."""
     sample = text[:2000]
     cjk = len(_CJK.findall(sample))
     latin = len(_LATIN.findall(sample))
@@ -64,8 +69,9 @@ def clean_text(text: str | None) -> str:
     """Entities decoded, NFC, spaces collapsed, at most one blank line between paragraphs."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", html.unescape(html.unescape(text)) if "&amp;" in text
-                                 else html.unescape(text))
+    text = unicodedata.normalize(
+        "NFC", html.unescape(html.unescape(text)) if "&amp;" in text else html.unescape(text)
+    )
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 

@@ -1,4 +1,4 @@
-"""Item pipelines, in order: normalize -> detect -> store; and the source's poll state at close."""
+"""Item pipelines, in order: normalize -> detect -> store; and each source's poll state at close."""
 
 from __future__ import annotations
 
@@ -66,21 +66,21 @@ class StorePipeline(_Stage):
 
 
 class SourceStatePipeline(_Stage):
-    """At the end of a poll, record it on the source: validators on success, the reason on failure.
+    """At the end of a poll, record it on each source: validators on success, the reason on failure.
 
     New validators are kept only when every article of the poll was fetched: otherwise the next
     poll would get a 304 and never retry the article that failed.
     """
 
     def close_spider(self) -> None:
-        spider = self.crawler.spider
-        outcome = spider.poll
-        name = spider.source.name
-        if outcome.error:
-            sources.record_failure(self.engine, name, outcome.error)
-        elif outcome.not_modified:
-            sources.record_success(self.engine, name, None, None, keep_validators=True)
-        elif outcome.article_failures:
-            sources.record_success(self.engine, name, None, None)
-        else:
-            sources.record_success(self.engine, name, outcome.etag, outcome.last_modified)
+        for name, outcome in self.crawler.spider.polls.items():
+            if not outcome.answered and not outcome.error:
+                outcome.error = "no response: the crawl stopped before the source was polled"
+            if outcome.error:
+                sources.record_failure(self.engine, name, outcome.error)
+            elif outcome.not_modified:
+                sources.record_success(self.engine, name, None, None, keep_validators=True)
+            elif outcome.article_failures:
+                sources.record_success(self.engine, name, None, None)
+            else:
+                sources.record_success(self.engine, name, outcome.etag, outcome.last_modified)

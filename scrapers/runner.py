@@ -23,23 +23,23 @@ class CrawlReport:
 
 
 def crawl(config: Config, names: list[str], log_level: str = "WARNING") -> CrawlReport:
+    """Poll the named sources in one spider (one engine, one downloader) and report how it went."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.setdict({**default_settings.crawl_settings(config), "LOG_LEVEL": log_level}, priority="cmdline")
     process = CrawlerProcess(settings)
     logging.getLogger("scrapy").setLevel(log_level)
-    crawlers = []
-    for name in names:
-        crawler = process.create_crawler(spider_class(config, config.source(name)))
-        crawlers.append(crawler)
-        process.crawl(crawler)
+    crawler = process.create_crawler(spider_class(config, [config.source(name) for name in names],
+                                                  name="newswatch"))
+    process.crawl(crawler)
     process.start()
-    report = CrawlReport()
-    for crawler in crawlers:
-        stats = crawler.stats
-        report.new += stats.get_value("newswatch/new", 0)
-        report.known += stats.get_value("newswatch/known", 0)
-        poll = crawler.spider.poll if crawler.spider is not None else None
-        if poll is not None and poll.error:
-            report.failed[crawler.spider.name] = poll.error
+    report = CrawlReport(new=crawler.stats.get_value("newswatch/new", 0),
+                         known=crawler.stats.get_value("newswatch/known", 0))
+    spider = crawler.spider
+    for name in names:
+        poll = spider.polls.get(name) if spider is not None else None
+        if poll is None:
+            report.failed[name] = "the crawl did not start (see the log above)"
+        elif poll.error:
+            report.failed[name] = poll.error
     return report

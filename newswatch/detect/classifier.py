@@ -25,14 +25,16 @@ RESTRICTIVE = frozenset({"block", "ban", "suspend", "discontinue", "restrict"})
 _STRONG = frozenset({"block", "ban", "suspend"})
 # A region word that names where a company comes from, not where a restriction applies.
 _ORIGIN_AFTER_RE = re.compile(
-    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?ai[\s-]+)?(?:based|made|built|startup|start-up|company|companies|firm|"
-    r"rival|developer|lab|giant|tech giant|chatbots?|models?|assistants?|owner|parent|apps?(?! stores?)|"
+    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?ai[\s-]+)?"
+    r"(?:based|made|built|startup|start-up|company|companies|firm|rival|developer|lab|giant|tech giant|"
+    r"chatbots?|models?|assistants?|owner|parent|apps?(?! stores?)|"
     r"ai(?= (?:apps?|models?|chatbots?|startups?|compan|firms?|labs?|assistants?|tools?|services?)))\b"
 )
 _ORIGIN_AFTER_ZH_RE = re.compile(
     r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:初创|公司|企业|厂商|大模型|模型|独角兽|本土|应用|聊天机器人|app)"
     r"|^\s*ai(?:\s|$|助手|产品|工具)"
 )
+_WEAK_REGION_ALIASES = frozenset({"国内", "境内", "本土"})  # "in the country": whichever country is named
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
 _ORIGIN_BEFORE_ZH = ("国产", "来自")
 
@@ -47,7 +49,8 @@ class _Sentence:
     general: list[tuple[str, int]] = field(default_factory=list)  # (company, end) waiting for an AI word
     ai_at: list[int] = field(default_factory=list)  # where AI words start
     regions: set[str] = field(default_factory=set)
-    precedents: set[str] = field(default_factory=set)  # "follows Indonesia": somebody else's restriction
+    precedents: set[str] = field(default_factory=set)
+    weak_regions: set[str] = field(default_factory=set)  # "follows Indonesia": somebody else's restriction
     actions: set[str] = field(default_factory=set)
     cues: set[str] = field(default_factory=set)
 
@@ -59,8 +62,9 @@ class _Sentence:
 class Classifier:
     """Relevance, score and tags for one article; the vocabulary and watch lists are fixed at start."""
 
-    def __init__(self, vocab: Vocabulary, watch: KeywordMatcher | None = None,
-                 exclude: KeywordMatcher | None = None):
+    def __init__(
+        self, vocab: Vocabulary, watch: KeywordMatcher | None = None, exclude: KeywordMatcher | None = None
+    ):
         self.vocab = vocab
         self.watch = watch or KeywordMatcher(())
         self.exclude = exclude or KeywordMatcher(())
@@ -75,14 +79,15 @@ class Classifier:
         sentences = self._sentences(full, len(norm_title))
         score, tags = self._decide(sentences)
         relevant = score >= THRESHOLD
-        return Detection(relevant=relevant, score=round(score, 3), tags=tags if relevant else Tags(),
-                         watched=watched)
+        return Detection(
+            relevant=relevant, score=round(score, 3), tags=tags if relevant else Tags(), watched=watched
+        )
 
     # --- evidence per sentence -------------------------------------------------------------------
 
     def _sentences(self, full: str, title_len: int) -> list[_Sentence]:
         sentences = [_Sentence(title=True, start=0, end=title_len)]
-        for start, end in sentence_spans(full[title_len + 1:]):
+        for start, end in sentence_spans(full[title_len + 1 :]):
             sentences.append(_Sentence(title=False, start=title_len + 1 + start, end=title_len + 1 + end))
         starts = [s.start for s in sentences]
         for match in self.vocab.scan(full):
@@ -104,8 +109,10 @@ class Classifier:
         elif term.category == "region":
             if _is_origin(full, match):
                 pass
-            elif _PRECEDENT_BEFORE_RE.search(full[max(sentence.start, match.start - 14):match.start]):
+            elif _PRECEDENT_BEFORE_RE.search(full[max(sentence.start, match.start - 14) : match.start]):
                 sentence.precedents.add(term.value)
+            elif full[match.start : match.end] in _WEAK_REGION_ALIASES:
+                sentence.weak_regions.add(term.value)
             else:
                 sentence.regions.add(term.value)
         elif term.category == "action":
@@ -118,6 +125,8 @@ class Classifier:
     def _qualify(self, sentence: _Sentence) -> None:
         """Services imply their providers; a general company counts when one of its own services is
         named in the sentence or an AI word follows it closely ("Google's AI chatbot", "谷歌 AI")."""
+        if not sentence.regions:
+            sentence.regions = sentence.weak_regions
         for service in sentence.services:
             sentence.providers.update(self.vocab.service_providers.get(service, ()))
         for company, end in sentence.general:
@@ -136,9 +145,13 @@ class Classifier:
         best: tuple[float, _Sentence, set[str]] | None = None
         for sentence in sentences[:40]:
             actions = set(sentence.actions)
-            if "arrival" in sentence.cues and (withheld or "withheld" in sentence.cues or title_arrival
-                                               or sentence.regions & restricted_regions - {"EU"}
-                                               or title.actions & {"lift"}):
+            if "arrival" in sentence.cues and (
+                withheld
+                or "withheld" in sentence.cues
+                or title_arrival
+                or sentence.regions & restricted_regions - {"EU"}
+                or title.actions & {"lift"}
+            ):
                 actions.add("lift")
             if not actions:
                 continue
@@ -167,16 +180,18 @@ class Classifier:
         providers, services = set(who.providers), set(who.services)
         if who is title and event.subject:
             # the deciding sentence may name the service the title only hints at ("OpenAI" -> "API")
-            services |= {s for s in event.services
-                         if set(self.vocab.service_providers.get(s, ())) & providers}
+            services |= {
+                s for s in event.services if set(self.vocab.service_providers.get(s, ())) & providers
+            }
         homes = {self.vocab.provider_home.get(p) for p in providers}
         regions = _regions(sentences, event, homes)
-        if "lift" in actions:
-            chosen = {"lift"}
-        else:
-            chosen = (title.actions & RESTRICTIVE) or (actions & RESTRICTIVE)
-        return Tags(providers=tuple(sorted(providers)), services=tuple(sorted(services)),
-                    regions=tuple(sorted(regions)), actions=tuple(sorted(chosen)))
+        chosen = {"lift"} if "lift" in actions else title.actions & RESTRICTIVE or actions & RESTRICTIVE
+        return Tags(
+            providers=tuple(sorted(providers)),
+            services=tuple(sorted(services)),
+            regions=tuple(sorted(regions)),
+            actions=tuple(sorted(chosen)),
+        )
 
 
 def _regions(sentences: list[_Sentence], event: _Sentence, homes: set[str | None]) -> set[str]:
@@ -185,17 +200,56 @@ def _regions(sentences: list[_Sentence], event: _Sentence, homes: set[str | None
     "Chinese") or a precedent ("after Italy and Taiwan")."""
     anchor = sentences[0].regions or event.regions
     regions = set(anchor)
+    member_state = any(r in _EU_MEMBERS for r in anchor)
     for sentence in sentences[1:4]:
-        if sentence.regions & anchor and (sentence.actions or sentence.subject) and "precedent" not in sentence.cues:
-            regions |= sentence.regions - homes
+        if (
+            sentence.regions & anchor
+            and (sentence.actions or sentence.subject)
+            and "precedent" not in sentence.cues
+        ):
+            regions |= sentence.regions - homes - ({"EU"} if member_state else set())
     return regions
 
 
+# A restriction by one member state cites "EU rules" without being the EU's own.
+_EU_MEMBERS = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+
+
 def _is_origin(full: str, match: Match) -> bool:
-    after = full[match.end:match.end + 40]
+    after = full[match.end : match.end + 40]
     if full[match.start].isascii():
         return bool(_ORIGIN_AFTER_RE.match(after))
-    before = full[max(0, match.start - 2):match.start]
+    before = full[max(0, match.start - 2) : match.start]
     return bool(_ORIGIN_AFTER_ZH_RE.match(after)) or before in _ORIGIN_BEFORE_ZH
 
 

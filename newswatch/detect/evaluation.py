@@ -47,8 +47,9 @@ class Report:
     positives: int = 0
     relevance: Score = field(default_factory=Score)
     tags: dict[str, Score] = field(default_factory=lambda: {k: Score() for k in TAG_KINDS})
-    stories: dict[str, Score] = field(default_factory=lambda: {"same language": Score(),
-                                                               "cross-language": Score()})
+    stories: dict[str, Score] = field(
+        default_factory=lambda: {"same language": Score(), "cross-language": Score()}
+    )
     errors: list[str] = field(default_factory=list)
 
 
@@ -70,17 +71,22 @@ def evaluate(items: list[dict[str, Any]], detector: Detector | None = None) -> R
         story_of[item["id"]] = assign(index, keys, _published(item), item["id"])
         gold = bool(item["relevant"])
         report.positives += gold
-        report.relevance.add_sets({item["id"]} if detection.relevant else set(), {item["id"]} if gold else set())
+        report.relevance.add_sets(
+            {item["id"]} if detection.relevant else set(), {item["id"]} if gold else set()
+        )
         for kind in TAG_KINDS:
             predicted = set(getattr(detection.tags, kind))
             expected = set(item["tags"][kind])
             report.tags[kind].add_sets(predicted, expected)
             if predicted != expected and kind in ("providers", "regions") and (gold or detection.relevant):
-                report.errors.append(f"{item['id']} {kind}: got {sorted(predicted)} want {sorted(expected)}"
-                                     f" | {item['title']}")
+                report.errors.append(
+                    f"{item['id']} {kind}: got {sorted(predicted)} want {sorted(expected)} | {item['title']}"
+                )
         if detection.relevant != gold:
-            report.errors.append(f"{item['id']} {'FP' if detection.relevant else 'FN'} {item['kind']}"
-                                 f" score={detection.score} | {item['title']}")
+            report.errors.append(
+                f"{item['id']} {'FP' if detection.relevant else 'FN'} {item['kind']}"
+                f" score={detection.score} | {item['title']}"
+            )
     for a, b in itertools.combinations(items, 2):
         same_gold = a["group"] is not None and a["group"] == b["group"]
         same_predicted = story_of[a["id"]] == story_of[b["id"]]

@@ -48,7 +48,11 @@ class KeywordMatcher:
             start, end = end_index - len(keyword) + 1, end_index + 1
             if is_word_char(keyword[0]) and start > 0 and is_word_char(normalized_text[start - 1]):
                 continue
-            if is_word_char(keyword[-1]) and end < len(normalized_text) and is_word_char(normalized_text[end]):
+            if (
+                is_word_char(keyword[-1])
+                and end < len(normalized_text)
+                and is_word_char(normalized_text[end])
+            ):
                 continue
             found[keyword] = None
         return tuple(found)

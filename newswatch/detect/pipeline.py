@@ -17,8 +17,13 @@ class Detector:
 
     @classmethod
     def from_config(cls, config: Config) -> Detector:
-        return cls(Classifier(build(config.vocabulary), KeywordMatcher(config.watch.keywords),
-                              KeywordMatcher(config.watch.exclude)))
+        return cls(
+            Classifier(
+                build(config.vocabulary),
+                KeywordMatcher(config.watch.keywords),
+                KeywordMatcher(config.watch.exclude),
+            )
+        )
 
     def analyze(self, title: str, text: str) -> tuple[Detection, StoryKeys]:
         detection = self.classifier.classify(title, text)

@@ -41,6 +41,7 @@ class StoryKeys:
     keys: tuple[str, ...]
     signature: bytes  # MinHash values, uint32 little-endian; empty for texts too short to sign
     services: tuple[str, ...]
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Candidate:
     published: datetime
     signature: bytes
     services: tuple[str, ...]
+    regions: tuple[str, ...] = ()
 
 
 class StoryIndex(Protocol):
@@ -70,17 +72,17 @@ def story_keys(normalized_text: str, tags: Tags, relevant: bool) -> StoryKeys:
         values = _minhash(tokens)
         signature = values.astype("<u4").tobytes()
         for band in range(BANDS):
-            chunk = values[band * ROWS:(band + 1) * ROWS].astype("<u4").tobytes()
+            chunk = values[band * ROWS : (band + 1) * ROWS].astype("<u4").tobytes()
             keys.append(f"b:{band}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
     if relevant:
         scope = "lift" if "lift" in tags.actions else "res"
         who = "+".join(tags.providers)  # the whole provider set: Azure OpenAI is not OpenAI's own API
         keys.extend(f"e:{who}:{r}:{scope}" for r in tags.regions)
-    return StoryKeys(tuple(keys), signature, tags.services)
+    return StoryKeys(tuple(keys), signature, tags.services, tags.regions)
 
 
 def _minhash(tokens: list[str]) -> np.ndarray:
-    shingles = {" ".join(tokens[i:i + _SHINGLE]).encode() for i in range(len(tokens) - _SHINGLE + 1)}
+    shingles = {" ".join(tokens[i : i + _SHINGLE]).encode() for i in range(len(tokens) - _SHINGLE + 1)}
     mh = MinHash(num_perm=NUM_PERM, seed=7)
     mh.update_batch(list(shingles))
     return mh.hashvalues
@@ -103,10 +105,19 @@ def choose_story(keys: StoryKeys, candidates: Iterable[Candidate]) -> str | None
         elif kind == "b":
             ok = jaccard(keys.signature, cand.signature) >= MIN_JACCARD
         else:
-            ok = not keys.services or not cand.services or bool(set(keys.services) & set(cand.services))
+            ok = _same_event(keys, cand)
         if ok:
             matches.append((cand.published, cand.story_id))
     return min(matches)[1] if matches else None
+
+
+def _same_event(keys: StoryKeys, cand: Candidate) -> bool:
+    """Same providers (the key says so) and action kind; services compatible; mostly the same regions,
+    so a round-up of five countries' bans does not swallow each country's own story."""
+    if keys.services and cand.services and not set(keys.services) & set(cand.services):
+        return False
+    mine, theirs = set(keys.regions), set(cand.regions)
+    return len(mine & theirs) * 2 >= len(mine | theirs)
 
 
 def new_story_id(seed: str) -> str:
@@ -137,4 +148,5 @@ class MemoryIndex:
     def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
         for key in keys.keys:
             self._by_key.setdefault(key, []).append(
-                Candidate(story_id, key, published, keys.signature, keys.services))
+                Candidate(story_id, key, published, keys.signature, keys.services, keys.regions)
+            )

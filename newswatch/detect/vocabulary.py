@@ -18,8 +18,25 @@ import ahocorasick
 from .text import is_word_char, normalize
 
 ACTIONS = ("block", "ban", "suspend", "discontinue", "restrict", "lift")
-_SUFFIXES = ("s", "es", "ed", "d", "ing", "ned", "ning", "ped", "ping", "ted", "ting", "ged", "ging",
-             "red", "ring", "'s", "ns")
+_SUFFIXES = (
+    "s",
+    "es",
+    "ed",
+    "d",
+    "ing",
+    "ned",
+    "ning",
+    "ped",
+    "ping",
+    "ted",
+    "ting",
+    "ged",
+    "ging",
+    "red",
+    "ring",
+    "'s",
+    "ns",
+)
 
 
 class VocabularyError(ValueError):
@@ -128,7 +145,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         table = data.get(section, {})
         for name, phrases in table.items():
             if section == "actions" and name not in ACTIONS:
-                raise VocabularyError(f"vocabulary.actions.{name}: unknown action (allowed: {', '.join(ACTIONS)})")
+                raise VocabularyError(
+                    f"vocabulary.actions.{name}: unknown action (allowed: {', '.join(ACTIONS)})"
+                )
             for phrase in _strings(phrases, f"{section}.{name}"):
                 vocab.add(phrase, Term(category, name))
 

@@ -26,7 +26,7 @@ def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
     found: set[str] = set()
     with engine.connect() as conn:
         for i in range(0, len(urls), 500):
-            chunk = urls[i:i + 500]
+            chunk = urls[i : i + 500]
             found.update(conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars())
     return found
 
@@ -40,20 +40,37 @@ class SqlStoryIndex:
 
     def candidates(self, keys: Sequence[str], since: datetime, until: datetime) -> list[Candidate]:
         rows = self.conn.execute(
-            select(story_keys.c.story_id, story_keys.c.key, story_keys.c.published,
-                   articles.c.signature, articles.c.tags)
+            select(
+                story_keys.c.story_id,
+                story_keys.c.key,
+                story_keys.c.published,
+                articles.c.signature,
+                articles.c.tags,
+            )
             .join(articles, articles.c.id == story_keys.c.article_id)
             .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
             .limit(200)
         )
-        return [Candidate(r.story_id, r.key, r.published, r.signature or b"",
-                          tuple((r.tags or {}).get("services", ()))) for r in rows]
+        return [
+            Candidate(
+                r.story_id,
+                r.key,
+                r.published,
+                r.signature or b"",
+                tuple((r.tags or {}).get("services", ())),
+                tuple((r.tags or {}).get("regions", ())),
+            )
+            for r in rows
+        ]
 
     def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
-        self.conn.execute(story_keys.insert(), [
-            {"key": k, "published": published, "story_id": story_id, "article_id": self.article_id}
-            for k in keys.keys
-        ])
+        self.conn.execute(
+            story_keys.insert(),
+            [
+                {"key": k, "published": published, "story_id": story_id, "article_id": self.article_id}
+                for k in keys.keys
+            ],
+        )
 
 
 def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys) -> Saved | None:
@@ -66,14 +83,26 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                 conn.execute(text("SELECT pg_advisory_xact_lock(7310925)"))  # one story assigner at a time
             if conn.execute(select(articles.c.id).where(articles.c.url == article.url)).first():
                 return None
-            article_id = conn.execute(articles.insert().values(
-                url=article.url, source=article.source, title=article.title, summary=article.summary,
-                body=article.body, lang=article.lang, author=article.author, image=article.image,
-                published=article.published, fetched=article.fetched or now,
-                fingerprint=next(k for k in keys.keys if k.startswith("f:"))[2:34],
-                signature=keys.signature or None, relevant=detection.relevant, score=detection.score,
-                tags=detection.tags.as_dict(), watched=list(detection.watched),
-            )).inserted_primary_key[0]
+            article_id = conn.execute(
+                articles.insert().values(
+                    url=article.url,
+                    source=article.source,
+                    title=article.title,
+                    summary=article.summary,
+                    body=article.body,
+                    lang=article.lang,
+                    author=article.author,
+                    image=article.image,
+                    published=article.published,
+                    fetched=article.fetched or now,
+                    fingerprint=next(k for k in keys.keys if k.startswith("f:"))[2:34],
+                    signature=keys.signature or None,
+                    relevant=detection.relevant,
+                    score=detection.score,
+                    tags=detection.tags.as_dict(),
+                    watched=list(detection.watched),
+                )
+            ).inserted_primary_key[0]
             index = SqlStoryIndex(conn, article_id)
             story_id = find_story(index, keys, published) or new_story_id(article.url)
             new_story = _upsert_story(conn, story_id, article, detection, published, now)
@@ -86,27 +115,55 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
         raise
 
 
-def _upsert_story(conn: Connection, story_id: str, article: Article, detection: Detection,
-                  published: datetime, now: datetime) -> bool:
+def _upsert_story(
+    conn: Connection,
+    story_id: str,
+    article: Article,
+    detection: Detection,
+    published: datetime,
+    now: datetime,
+) -> bool:
     outlet = {"source": article.source, "url": article.url, "title": article.title}
     row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().first()
     if row is None:
-        conn.execute(stories.insert().values(
-            id=story_id, title=article.title, url=article.url, source=article.source,
-            summary=article.summary, lang=article.lang, published=published, created=now, updated=now,
-            relevant=detection.relevant, kept=detection.kept, score=detection.score,
-            tags=detection.tags.as_dict(), watched=list(detection.watched), outlets=[outlet], article_count=1,
-        ))
+        conn.execute(
+            stories.insert().values(
+                id=story_id,
+                title=article.title,
+                url=article.url,
+                source=article.source,
+                summary=article.summary,
+                lang=article.lang,
+                published=published,
+                created=now,
+                updated=now,
+                relevant=detection.relevant,
+                kept=detection.kept,
+                score=detection.score,
+                tags=detection.tags.as_dict(),
+                watched=list(detection.watched),
+                outlets=[outlet],
+                article_count=1,
+            )
+        )
         return True
     tags = Tags.from_dict({k: [*row["tags"].get(k, []), *v] for k, v in detection.tags.as_dict().items()})
     became_kept = detection.kept and not row["kept"]
-    conn.execute(stories.update().where(stories.c.id == story_id).values(
-        updated=now, relevant=row["relevant"] or detection.relevant, kept=row["kept"] or detection.kept,
-        queued=row["queued"] and not became_kept,  # a story that turns on-topic is fanned out again
-        score=max(row["score"], detection.score),
-        tags=tags.as_dict(), watched=sorted({*row["watched"], *detection.watched}),
-        outlets=[*row["outlets"], outlet], article_count=row["article_count"] + 1,
-    ))
+    conn.execute(
+        stories.update()
+        .where(stories.c.id == story_id)
+        .values(
+            updated=now,
+            relevant=row["relevant"] or detection.relevant,
+            kept=row["kept"] or detection.kept,
+            queued=row["queued"] and not became_kept,  # a story that turns on-topic is fanned out again
+            score=max(row["score"], detection.score),
+            tags=tags.as_dict(),
+            watched=sorted({*row["watched"], *detection.watched}),
+            outlets=[*row["outlets"], outlet],
+            article_count=row["article_count"] + 1,
+        )
+    )
     return False
 
 

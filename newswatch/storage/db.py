@@ -21,6 +21,7 @@ Migration = Callable[[Connection], None]
 def _create_missing(*tables: str) -> Migration:
     def migrate(conn: Connection) -> None:
         schema.metadata.create_all(conn, tables=[schema.metadata.tables[t] for t in tables], checkfirst=True)
+
     return migrate
 
 
@@ -48,7 +49,9 @@ def migrate(engine: Engine) -> int:
         schema.schema_version.create(conn, checkfirst=True)
         found = current_version(conn)
         if found > LATEST:
-            raise SchemaTooNew(f"the store is at schema version {found}, this newswatch knows {LATEST}: upgrade it")
+            raise SchemaTooNew(
+                f"the store is at schema version {found}, this newswatch knows {LATEST}: upgrade it"
+            )
         if found == 0:
             conn.execute(schema.schema_version.insert().values(version=0))
     for version in range(found + 1, LATEST + 1):
@@ -84,4 +87,3 @@ def connect(url: str, *, upgrade: bool = True) -> Engine:
     if upgrade:
         migrate(engine)
     return engine
-

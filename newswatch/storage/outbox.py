@@ -38,8 +38,10 @@ def _insert_ignore(engine: Engine):
 def enqueue(engine: Engine, story_id: str, subscriber_ids: Iterable[int]) -> int:
     """Queue a story for subscribers; rows that exist already are left alone (idempotent)."""
     now = utcnow()
-    rows = [{"subscriber_id": sid, "story_id": story_id, "status": PENDING, "attempts": 0, "next_attempt": now}
-            for sid in subscriber_ids]
+    rows = [
+        {"subscriber_id": sid, "story_id": story_id, "status": PENDING, "attempts": 0, "next_attempt": now}
+        for sid in subscriber_ids
+    ]
     if not rows:
         return 0
     with engine.begin() as conn:
@@ -47,26 +49,46 @@ def enqueue(engine: Engine, story_id: str, subscriber_ids: Iterable[int]) -> int
     return max(result.rowcount, 0)
 
 
-_COLUMNS = (outbox.c.id, outbox.c.subscriber_id, subscribers.c.chat_id, subscribers.c.kind.label("chat_kind"),
-            outbox.c.story_id, outbox.c.attempts, outbox.c.message_id, outbox.c.rendered_count)
+_COLUMNS = (
+    outbox.c.id,
+    outbox.c.subscriber_id,
+    subscribers.c.chat_id,
+    subscribers.c.kind.label("chat_kind"),
+    outbox.c.story_id,
+    outbox.c.attempts,
+    outbox.c.message_id,
+    outbox.c.rendered_count,
+)
 
 
 def due(engine: Engine, now: datetime, limit: int = 500) -> list[Delivery]:
     """Pending deliveries whose time has come, oldest first, for active subscribers."""
-    query = (select(*_COLUMNS).join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
-             .where(outbox.c.status == PENDING, outbox.c.next_attempt <= now, subscribers.c.active.is_(True))
-             .order_by(outbox.c.id).limit(limit))
+    query = (
+        select(*_COLUMNS)
+        .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
+        .where(outbox.c.status == PENDING, outbox.c.next_attempt <= now, subscribers.c.active.is_(True))
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
         return [Delivery(**r._mapping) for r in conn.execute(query)]
 
 
 def needing_edit(engine: Engine, limit: int = 200) -> list[Delivery]:
     """Sent alerts whose story has been reported by more outlets since."""
-    query = (select(*_COLUMNS).join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
-             .join(stories, stories.c.id == outbox.c.story_id)
-             .where(outbox.c.status == SENT, outbox.c.message_id.is_not(None),
-                    outbox.c.rendered_count < stories.c.article_count, subscribers.c.active.is_(True))
-             .order_by(outbox.c.id).limit(limit))
+    query = (
+        select(*_COLUMNS)
+        .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
+        .join(stories, stories.c.id == outbox.c.story_id)
+        .where(
+            outbox.c.status == SENT,
+            outbox.c.message_id.is_not(None),
+            outbox.c.rendered_count < stories.c.article_count,
+            subscribers.c.active.is_(True),
+        )
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
         return [Delivery(**r._mapping) for r in conn.execute(query)]
 
@@ -77,8 +99,15 @@ def _update(engine: Engine, delivery_id: int, **values) -> None:
 
 
 def mark_sent(engine: Engine, delivery_id: int, message_id: int | None, rendered_count: int) -> None:
-    _update(engine, delivery_id, status=SENT, message_id=message_id, sent_at=utcnow(),
-            rendered_count=rendered_count, last_error=None)
+    _update(
+        engine,
+        delivery_id,
+        status=SENT,
+        message_id=message_id,
+        sent_at=utcnow(),
+        rendered_count=rendered_count,
+        last_error=None,
+    )
 
 
 def mark_rendered(engine: Engine, delivery_id: int, rendered_count: int) -> None:
@@ -96,9 +125,11 @@ def drop(engine: Engine, delivery_id: int, error: str) -> None:
 
 def drop_for_subscriber(engine: Engine, subscriber_id: int, reason: str) -> None:
     with engine.begin() as conn:
-        conn.execute(outbox.update().where(and_(outbox.c.subscriber_id == subscriber_id,
-                                                outbox.c.status == PENDING))
-                     .values(status=DROPPED, last_error=reason[:500]))
+        conn.execute(
+            outbox.update()
+            .where(and_(outbox.c.subscriber_id == subscriber_id, outbox.c.status == PENDING))
+            .values(status=DROPPED, last_error=reason[:500])
+        )
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -108,6 +139,10 @@ def counts(engine: Engine) -> dict[str, int]:
 
 def recent_errors(engine: Engine, limit: int = 5) -> list[str]:
     with engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.last_error).where(outbox.c.last_error.is_not(None))
-                            .order_by(outbox.c.id.desc()).limit(limit))
+        rows = conn.execute(
+            select(outbox.c.last_error)
+            .where(outbox.c.last_error.is_not(None))
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
         return [r[0] for r in rows]

@@ -46,13 +46,15 @@ metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 meta = Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 sources = Table(
-    "sources", metadata,
+    "sources",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("etag", Text),
     Column("last_modified", Text),
@@ -63,7 +65,8 @@ sources = Table(
 )
 
 articles = Table(
-    "articles", metadata,
+    "articles",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("url", String(2048), nullable=False, unique=True),
     Column("source", String(64), nullable=False, index=True),
@@ -85,7 +88,8 @@ articles = Table(
 )
 
 stories = Table(
-    "stories", metadata,
+    "stories",
+    metadata,
     Column("id", String(16), primary_key=True),
     Column("title", Text, nullable=False),
     Column("url", String(2048), nullable=False),
@@ -106,7 +110,8 @@ stories = Table(
 )
 
 story_keys = Table(
-    "story_keys", metadata,
+    "story_keys",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key", String(48), nullable=False),
     Column("published", UTCDateTime, nullable=False),
@@ -116,7 +121,8 @@ story_keys = Table(
 )
 
 subscribers = Table(
-    "subscribers", metadata,
+    "subscribers",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, nullable=False, unique=True),
     Column("kind", String(16), nullable=False),  # private | group | supergroup | channel
@@ -131,7 +137,8 @@ subscribers = Table(
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
     Column("story_id", String(16), ForeignKey("stories.id"), nullable=False),

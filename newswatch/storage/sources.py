@@ -45,8 +45,9 @@ def _upsert(engine: Engine, name: str, **values) -> None:
             conn.execute(sources.insert().values(name=name, **{"failures": 0, **values}))
 
 
-def record_success(engine: Engine, name: str, etag: str | None, last_modified: str | None,
-                   keep_validators: bool = False) -> None:
+def record_success(
+    engine: Engine, name: str, etag: str | None, last_modified: str | None, keep_validators: bool = False
+) -> None:
     """A poll that worked; ``keep_validators`` for a 304, which sends no new ETag."""
     now = utcnow()
     values = {"last_poll": now, "last_success": now, "failures": 0, "last_error": None}

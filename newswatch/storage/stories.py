@@ -33,9 +33,21 @@ class Story:
 
 
 def _story(r) -> Story:
-    return Story(id=r.id, title=r.title, url=r.url, source=r.source, summary=r.summary, lang=r.lang,
-                 published=r.published, created=r.created, relevant=r.relevant, score=r.score,
-                 tags=Tags.from_dict(r.tags), watched=tuple(r.watched), outlets=tuple(r.outlets))
+    return Story(
+        id=r.id,
+        title=r.title,
+        url=r.url,
+        source=r.source,
+        summary=r.summary,
+        lang=r.lang,
+        published=r.published,
+        created=r.created,
+        relevant=r.relevant,
+        score=r.score,
+        tags=Tags.from_dict(r.tags),
+        watched=tuple(r.watched),
+        outlets=tuple(r.outlets),
+    )
 
 
 def get(engine: Engine, story_id: str) -> Story | None:
@@ -47,8 +59,9 @@ def get(engine: Engine, story_id: str) -> Story | None:
 def unqueued(engine: Engine, limit: int = 200) -> list[Story]:
     """Stories not yet fanned out to the outbox, oldest first."""
     with engine.connect() as conn:
-        rows = conn.execute(select(stories).where(stories.c.queued.is_(False))
-                            .order_by(stories.c.created).limit(limit))
+        rows = conn.execute(
+            select(stories).where(stories.c.queued.is_(False)).order_by(stories.c.created).limit(limit)
+        )
         return [_story(r) for r in rows]
 
 
@@ -61,8 +74,9 @@ def mark_queued(engine: Engine, story_ids: list[str]) -> None:
 def latest_alertable(engine: Engine, limit: int = 200) -> list[Story]:
     """The most recent on-topic or watched stories, newest first."""
     with engine.connect() as conn:
-        rows = conn.execute(select(stories).where(stories.c.kept.is_(True))
-                            .order_by(stories.c.created.desc()).limit(limit))
+        rows = conn.execute(
+            select(stories).where(stories.c.kept.is_(True)).order_by(stories.c.created.desc()).limit(limit)
+        )
         return [_story(r) for r in rows]
 
 

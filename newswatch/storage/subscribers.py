@@ -26,9 +26,17 @@ class Subscriber:
 
 
 def _row(r) -> Subscriber:
-    return Subscriber(id=r.id, chat_id=r.chat_id, kind=r.kind, title=r.title, active=r.active,
-                      regions=tuple(r.regions), providers=tuple(r.providers), keywords=tuple(r.keywords),
-                      inactive_reason=r.inactive_reason)
+    return Subscriber(
+        id=r.id,
+        chat_id=r.chat_id,
+        kind=r.kind,
+        title=r.title,
+        active=r.active,
+        regions=tuple(r.regions),
+        providers=tuple(r.providers),
+        keywords=tuple(r.keywords),
+        inactive_reason=r.inactive_reason,
+    )
 
 
 def get(engine: Engine, chat_id: int) -> Subscriber | None:
@@ -43,14 +51,27 @@ def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple
     with engine.begin() as conn:
         row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).first()
         if row is None:
-            conn.execute(subscribers.insert().values(
-                chat_id=chat_id, kind=kind, title=title, active=True, regions=[], providers=[], keywords=[],
-                created=now, updated=now))
+            conn.execute(
+                subscribers.insert().values(
+                    chat_id=chat_id,
+                    kind=kind,
+                    title=title,
+                    active=True,
+                    regions=[],
+                    providers=[],
+                    keywords=[],
+                    created=now,
+                    updated=now,
+                )
+            )
             was_active = False
         else:
             was_active = row.active
-            conn.execute(subscribers.update().where(subscribers.c.id == row.id).values(
-                active=True, kind=kind, title=title or row.title, updated=now, inactive_reason=None))
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.id == row.id)
+                .values(active=True, kind=kind, title=title or row.title, updated=now, inactive_reason=None)
+            )
     found = get(engine, chat_id)
     assert found is not None
     return found, was_active
@@ -58,19 +79,28 @@ def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple
 
 def deactivate(engine: Engine, chat_id: int, reason: str) -> None:
     with engine.begin() as conn:
-        conn.execute(subscribers.update().where(subscribers.c.chat_id == chat_id).values(
-            active=False, inactive_reason=reason, updated=utcnow()))
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.chat_id == chat_id)
+            .values(active=False, inactive_reason=reason, updated=utcnow())
+        )
 
 
 def migrate_chat(engine: Engine, old_chat_id: int, new_chat_id: int) -> None:
     """A group became a supergroup: same subscriber, new chat id."""
     with engine.begin() as conn:
         if conn.execute(select(subscribers.c.id).where(subscribers.c.chat_id == new_chat_id)).first():
-            conn.execute(subscribers.update().where(subscribers.c.chat_id == old_chat_id).values(
-                active=False, inactive_reason=f"migrated to {new_chat_id}", updated=utcnow()))
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.chat_id == old_chat_id)
+                .values(active=False, inactive_reason=f"migrated to {new_chat_id}", updated=utcnow())
+            )
         else:
-            conn.execute(subscribers.update().where(subscribers.c.chat_id == old_chat_id).values(
-                chat_id=new_chat_id, kind="supergroup", updated=utcnow()))
+            conn.execute(
+                subscribers.update()
+                .where(subscribers.c.chat_id == old_chat_id)
+                .values(chat_id=new_chat_id, kind="supergroup", updated=utcnow())
+            )
 
 
 def update_choices(engine: Engine, chat_id: int, **choices: list[str]) -> Subscriber | None:
@@ -78,14 +108,19 @@ def update_choices(engine: Engine, chat_id: int, **choices: list[str]) -> Subscr
     allowed = {"regions", "providers", "keywords"}
     assert set(choices) <= allowed
     with engine.begin() as conn:
-        conn.execute(subscribers.update().where(subscribers.c.chat_id == chat_id).values(
-            updated=utcnow(), **{k: sorted(set(v)) for k, v in choices.items()}))
+        conn.execute(
+            subscribers.update()
+            .where(subscribers.c.chat_id == chat_id)
+            .values(updated=utcnow(), **{k: sorted(set(v)) for k, v in choices.items()})
+        )
     return get(engine, chat_id)
 
 
 def active(engine: Engine) -> list[Subscriber]:
     with engine.connect() as conn:
-        rows = conn.execute(select(subscribers).where(subscribers.c.active.is_(True)).order_by(subscribers.c.id))
+        rows = conn.execute(
+            select(subscribers).where(subscribers.c.active.is_(True)).order_by(subscribers.c.id)
+        )
         return [_row(r) for r in rows]
 
 

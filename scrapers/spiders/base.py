@@ -1,61 +1,131 @@
-"""What every source spider shares: the index request with conditional GET, and failure bookkeeping."""
+"""The one spider of a crawl: it polls every source of the run, each through the reader of its kind.
+
+All sources of a ``newswatch crawl`` share one spider, hence one engine and one downloader: per-host
+concurrency limits hold across sources that share a host, and a poll of 200 sources costs one crawler,
+not 200 (each with its own settings, engine, downloader and scraper queue). ``scrapy crawl <source>``
+gets the same spider with that one source.
+
+The reader of a kind (``feed.FeedReader``, ``ithome.IthomeReader``) turns an index response (a feed,
+a list page) into leads and an article page into an item; this class does the bookkeeping they share:
+conditional GET, skipping stored articles (one query per index, before anything is fetched), and each
+source's poll outcome.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import scrapy
+from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 from newswatch.config import SourceConfig
+from newswatch.storage import articles
 
-from ..items import PollOutcome
-from ..middlewares import KnownArticle
+from .. import context
+from ..items import ArticleItem, PollOutcome
 
 
-class SourceSpider(scrapy.Spider):
-    source: ClassVar[SourceConfig]
+class SourceError(ValueError):
+    """The index response is unusable (not a feed, no links): the source fails with this reason."""
+
+
+@dataclass
+class Lead:
+    """An article an index points at: fetch ``url``, or take ``item`` as it is when the index had it all."""
+
+    url: str
+    canonical: str
+    item: ArticleItem | None = None
+    data: Any = None  # what the reader wants back with the page (a feed entry)
+
+
+class Reader:
+    """How one kind of source is read; one instance per source in the crawl."""
+
+    def __init__(self, source: SourceConfig):
+        self.source = source
+
+    def leads(self, response: Response) -> list[Lead]:
+        raise NotImplementedError
+
+    def article(self, response: Response, lead_data: Any) -> ArticleItem | None:
+        raise NotImplementedError
+
+
+class NewsSpider(scrapy.Spider):
+    name = "newswatch"
+    sources: ClassVar[tuple[SourceConfig, ...]] = ()
+    readers_by_kind: ClassVar[dict[str, type[Reader]]] = {}
     max_articles: ClassVar[int] = 60
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.poll = PollOutcome()
+        self.polls: dict[str, PollOutcome] = {s.name: PollOutcome() for s in self.sources}
+        self.readers: dict[str, Reader] = {s.name: self.readers_by_kind[s.kind](s) for s in self.sources}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield scrapy.Request(
-            self.source.url, callback=self.parse_index, errback=self.index_failed, dont_filter=True,
-            meta={"conditional_get": self.source.name, "handle_httpstatus_list": [304]},
-        )
+        for source in self.sources:
+            yield scrapy.Request(
+                source.url, callback=self.parse_index, errback=self.index_failed, dont_filter=True,
+                meta={"source": source.name, "conditional_get": source.name, "handle_httpstatus_list": [304]},
+            )
 
-    def parse_index(self, response: Response) -> Any:
-        raise NotImplementedError
+    # --- index ---------------------------------------------------------------------------------------
 
-    def remember_validators(self, response: Response) -> bool:
-        """False (and nothing to parse) when the server answered 304 Not Modified."""
+    def parse_index(self, response: Response) -> Iterator[scrapy.Request | ArticleItem]:
+        name = response.meta["source"]
+        poll = self.polls[name]
+        poll.answered = True
         if response.status == 304:
-            self.poll.not_modified = True
-            return False
-        self.poll.etag = _header(response, b"ETag")
-        self.poll.last_modified = _header(response, b"Last-Modified")
-        return True
-
-    def follow_article(self, url: str, canonical: str, callback: Callable[..., Any], **meta: Any) -> scrapy.Request:
-        return scrapy.Request(url, callback=callback, errback=self.article_failed,
-                              meta={"canonical": canonical, **meta})
+            poll.not_modified = True
+            return
+        poll.etag = _header(response, b"ETag")
+        poll.last_modified = _header(response, b"Last-Modified")
+        try:
+            leads = self.readers[name].leads(response)[: self.max_articles]
+        except SourceError as exc:
+            poll.error = f"{exc} ({response.url})"
+            self.logger.warning("%s: %s", name, poll.error)
+            return
+        engine = context.engine(self.settings["NEWSWATCH_STORAGE_URL"])
+        known = articles.known_urls(engine, [lead.canonical for lead in leads])
+        self.crawler.stats.inc_value("newswatch/known", len({lead.canonical for lead in leads} & known))
+        seen: set[str] = set()
+        for lead in leads:
+            if lead.canonical in known or lead.canonical in seen:
+                continue
+            seen.add(lead.canonical)
+            if lead.item is not None:
+                yield lead.item
+            else:
+                yield scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
+                                     meta={"source": name, "canonical": lead.canonical, "lead": lead.data})
 
     def index_failed(self, failure: Failure) -> None:
-        self.poll.error = describe_failure(failure)
-        self.logger.warning("%s: %s", self.source.name, self.poll.error)
+        name = failure.request.meta["source"]
+        self.polls[name].answered = True
+        self.polls[name].error = describe_failure(failure)
+        self.logger.warning("%s: %s", name, self.polls[name].error)
+
+    # --- articles ------------------------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
+        item = self.readers[response.meta["source"]].article(response, response.meta.get("lead"))
+        if item is not None:
+            yield item
 
     def article_failed(self, failure: Failure) -> None:
-        if failure.check(KnownArticle):
-            return
-        self.poll.article_failures.append(describe_failure(failure))
-        self.logger.warning("%s: article failed: %s", self.source.name, self.poll.article_failures[-1])
+        name = failure.request.meta["source"]
+        reason = describe_failure(failure)
+        self.polls[name].article_failures.append(reason)
+        self.logger.warning("%s: article failed: %s", name, reason)
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -73,5 +143,7 @@ def describe_failure(failure: Failure) -> str:
     if failure.check(TwistedTimeoutError) or "timeout" in type(failure.value).__name__.lower() \
             or "took longer than" in str(failure.value):
         return f"timed out fetching {url}"
+    if failure.check(DownloadCancelledError, CancelledError) and "max size" in str(failure.value):
+        return f"response larger than crawl.max_bytes from {url}"
     message = str(failure.value).strip() or type(failure.value).__name__
     return f"{message} ({url})" if url and url not in message else message

@@ -2,48 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from scrapy.http import Response
 
 from .. import feeds
 from ..extract import extract_article
 from ..items import ArticleItem
 from ..normalize import canonical_url, html_to_text
-from .base import SourceSpider
+from .base import Lead, Reader, SourceError
 
 FULL_TEXT_CHARS = 600  # a feed body shorter than this is a teaser: fetch the page
 
 
-class FeedSpider(SourceSpider):
-    def parse_index(self, response: Response) -> Iterator[Any]:
-        if not self.remember_validators(response):
-            return
+class FeedReader(Reader):
+    def leads(self, response: Response) -> list[Lead]:
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         try:
             entries = feeds.parse(response.body, content_type)
         except feeds.FeedError as exc:
-            self.poll.error = f"{exc} ({response.url})"
-            return
-        for entry in entries[: self.max_articles]:
+            raise SourceError(str(exc)) from None
+        leads = []
+        for entry in entries:
             link = response.urljoin(entry.link)
             canonical = canonical_url(link)
             content = html_to_text(entry.content_html)
-            if len(content) >= FULL_TEXT_CHARS:
-                yield self._item(link, canonical, entry, content)
-            else:
-                yield self.follow_article(link, canonical, self.parse_article, entry=entry)
+            item = self._item(link, canonical, entry, content) if len(content) >= FULL_TEXT_CHARS else None
+            leads.append(Lead(link, canonical, item=item, data=entry))
+        return leads
 
-    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
-        entry: feeds.FeedEntry = response.meta["entry"]
+    def article(self, response: Response, entry: feeds.FeedEntry) -> ArticleItem:
+        canonical = response.meta["canonical"]
         extracted = extract_article(response.text, response.url)
         if extracted is None:
-            body = html_to_text(entry.content_html or entry.summary_html)
-            yield self._item(response.url, response.meta["canonical"], entry, body)
-            return
-        yield ArticleItem(
-            source=self.source.name, url=response.url, canonical=response.meta["canonical"],
+            return self._item(response.url, canonical, entry, html_to_text(entry.content_html or entry.summary_html))
+        return ArticleItem(
+            source=self.source.name, url=response.url, canonical=canonical,
             title=entry.title or extracted.title, body=extracted.body,
             published=entry.published or extracted.published, author=extracted.author,
             image=extracted.image, lang=self.source.lang,

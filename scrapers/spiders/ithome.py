@@ -6,7 +6,6 @@ stored identity is always the canonical https://www.ithome.com/0/xxx/yyy.htm.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from parsel import Selector
@@ -15,34 +14,31 @@ from scrapy.http import Response
 from .. import feeds, ithome
 from ..items import ArticleItem
 from ..normalize import canonical_url, ithome_canonical
-from .base import SourceSpider
+from .base import Lead, Reader, SourceError
 
 
-class IthomeSpider(SourceSpider):
-    def parse_index(self, response: Response) -> Iterator[Any]:
-        if not self.remember_validators(response):
-            return
-        for url, _title in self._links(response)[: self.max_articles]:
-            yield self.follow_article(url, canonical_url(url, "ithome"), self.parse_article)
+class IthomeReader(Reader):
+    def leads(self, response: Response) -> list[Lead]:
+        links = [response.urljoin(href) for href, _title in self._links(response)]
+        return [Lead(url, canonical_url(url, "ithome")) for url in links]
 
     def _links(self, response: Response) -> list[tuple[str, str]]:
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
         if "html" in content_type:
             links = ithome.list_links(Selector(text=response.text))
             if not links:
-                self.poll.error = f"no article links on {response.url} (page layout changed?)"
-            return [(response.urljoin(href), title) for href, title in links]
+                raise SourceError("no article links (page layout changed?)")
+            return links
         try:
             entries = feeds.parse(response.body, content_type)
         except feeds.FeedError as exc:
-            self.poll.error = f"{exc} ({response.url})"
-            return []
-        return [(response.urljoin(e.link), e.title) for e in entries if not ithome.is_promotion(e.link, e.title)]
+            raise SourceError(str(exc)) from None
+        return [(e.link, e.title) for e in entries if not ithome.is_promotion(e.link, e.title)]
 
-    def parse_article(self, response: Response) -> Iterator[ArticleItem]:
+    def article(self, response: Response, _data: Any) -> ArticleItem:
         page = ithome.parse_article(Selector(text=response.text))
         canonical = ithome_canonical(page.news_id) if page.news_id else response.meta["canonical"]
-        yield ArticleItem(
+        return ArticleItem(
             source=self.source.name, url=response.url, canonical=canonical, title=page.title,
             body=page.body, published=page.published, author=page.author, image=page.image,
             lang=self.source.lang or "zh",

@@ -1,0 +1,314 @@
+"""``newswatch run``: the long-running service.
+
+APScheduler (asyncio) drives everything: one interval job per enabled source, the delivery job, and
+housekeeping. Polls run ``newswatch crawl`` in a subprocess: a Twisted reactor cannot be restarted
+in-process, and extraction is CPU-heavy, so a separate process keeps the bot's event loop responsive,
+returns its memory when done, and can be killed if it hangs. Sources that are due together share
+one subprocess. The scrapers write stories; the delivery job reads them and fans them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine, delete
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.app import ALLOWED_UPDATES, build_application
+from bot.delivery import ALERTS_SINCE, Delivery
+from bot.handlers import COMMANDS
+from bot.pacing import Pacer
+from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
+
+from .config import Config, SourceConfig
+from .storage import connect, schema, subscribers
+from .storage import sources as source_store
+from .storage import stories as story_store
+
+log = logging.getLogger("newswatch")
+
+MAX_BACKOFF = 3600.0  # a failing source is retried at most this far apart
+CRAWL_TIMEOUT = 600.0  # a crawl subprocess running longer is killed
+SHUTDOWN_GRACE = 8.0  # SIGTERM to exit: under 10 s
+KEY_RETENTION = timedelta(days=30)  # story lookup keys older than this can no longer join anything
+
+
+def backoff_seconds(interval: float, failures: int) -> float:
+    """Exponential, capped: a source failing n times in a row waits interval * 2**n (at most 1 h)."""
+    if failures <= 0:
+        return interval
+    return min(MAX_BACKOFF, interval * 2 ** min(failures, 16))
+
+
+class CrawlDispatcher:
+    """Runs due sources in ``newswatch crawl`` subprocesses, batching those that are due together."""
+
+    def __init__(self, config: Config, on_done, parallel: int):
+        self.config = config
+        self.on_done = on_done
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queued: set[str] = set()
+        self.running: set[asyncio.subprocess.Process] = set()
+        self.parallel = parallel
+        self.workers: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self.workers = [asyncio.create_task(self._worker()) for _ in range(self.parallel)]
+
+    def submit(self, name: str) -> None:
+        if name not in self.queued:  # one pending poll per source: coalesce
+            self.queued.add(name)
+            self.queue.put_nowait(name)
+
+    async def _worker(self) -> None:
+        while True:
+            names = [await self.queue.get()]
+            while not self.queue.empty() and len(names) < 25:
+                names.append(self.queue.get_nowait())
+            self.queued.difference_update(names)
+            await self.crawl(names)
+            self.on_done(names)
+
+    async def crawl(self, names: list[str]) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "newswatch",
+            "--config",
+            str(self.config.path),
+            "crawl",
+            "--quiet",
+            *names,
+        ]
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        self.running.add(proc)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), CRAWL_TIMEOUT)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            log.error("crawl of %s killed after %.0f s", ", ".join(names), CRAWL_TIMEOUT)
+            return
+        finally:
+            self.running.discard(proc)
+        summary = out.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        level = logging.INFO if proc.returncode == 0 else logging.WARNING
+        log.log(level, "crawl %s: %s (%.1f s)", ",".join(names), summary[0], time.monotonic() - started)
+        if proc.returncode != 0 and err.strip():
+            log.error("crawl exited with %s: %s", proc.returncode, err.decode(errors="replace")[-500:])
+
+    async def stop(self) -> None:
+        for worker in self.workers:
+            worker.cancel()
+        for proc in list(self.running):
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        for proc in list(self.running):
+            try:
+                await asyncio.wait_for(proc.wait(), 3)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+
+
+class Service:
+    def __init__(self, config: Config):
+        self.config = config
+        self.engine: Engine = connect(config.storage_url)
+        self.app = build_application(config, self.engine) if config.telegram.token else None
+        if self.app:
+            # one pacer for alerts and command replies: Telegram counts them together
+            self.delivery = Delivery(
+                self.engine, TelegramSender(self.app.bot), config.alerts, self.app.bot_data["pacer"]
+            )
+        else:  # the console has no rate limits
+            self.delivery = Delivery(
+                self.engine,
+                ConsoleSender(),
+                config.alerts,
+                Pacer(per_second=1000, private_interval=0, group_interval=0),
+            )
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.dispatcher = CrawlDispatcher(config, self._crawled, config.crawl.max_parallel_crawls)
+        self.stopping = asyncio.Event()
+        self.next_poll: dict[str, float] = {}
+        self._delivery_task: asyncio.Task | None = None
+        self._first_round: set[str] = set()
+
+    # --- jobs --------------------------------------------------------------------------------------
+
+    async def poll(self, source: SourceConfig) -> None:
+        """The per-source interval job: submit a crawl unless the source is backing off."""
+        if time.monotonic() < self.next_poll.get(source.name, 0.0):
+            return
+        self.dispatcher.submit(source.name)
+
+    def _crawled(self, names: list[str]) -> None:
+        states = source_store.all_states(self.engine)
+        for name in names:
+            state = states.get(name)
+            if state and state.failures:
+                wait = backoff_seconds(self.config.source(name).interval, state.failures)
+                self.next_poll[name] = time.monotonic() + wait
+                log.warning(
+                    "%s failing (%d in a row): next try in %.0f s — %s",
+                    name,
+                    state.failures,
+                    wait,
+                    state.last_error,
+                )
+            else:
+                self.next_poll.pop(name, None)
+        self._first_round.difference_update(names)
+        if not self._first_round and story_store.get_meta(self.engine, ALERTS_SINCE) is None:
+            # First start: what the first round found is history, not news. Alert from now on.
+            story_store.set_meta(self.engine, ALERTS_SINCE, datetime.now(UTC).isoformat())
+            log.info("first round of polls stored; alerts start now")
+        self.kick_delivery()
+
+    def kick_delivery(self) -> None:
+        """Deliver right after a crawl instead of waiting for the next delivery tick."""
+        if self._delivery_task is None or self._delivery_task.done():
+            self._delivery_task = asyncio.create_task(self.deliver())
+
+    async def deliver_tick(self) -> None:
+        self.kick_delivery()
+
+    async def deliver(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            await self.delivery.run_once()
+        except Exception:  # keep the job alive: the next tick retries from the durable outbox
+            log.exception("delivery run failed")
+
+    async def housekeeping(self) -> None:
+        await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
+        self.delivery.pacer.forget_idle()
+
+    def _prune_keys(self, cutoff: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(schema.story_keys).where(schema.story_keys.c.published < cutoff))
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        now = datetime.now(UTC)
+        for source in self.config.sources:
+            if not source.enabled:
+                continue
+            self.scheduler.add_job(
+                self.poll,
+                "interval",
+                args=[source],
+                id=f"poll:{source.name}",
+                seconds=source.interval,
+                jitter=min(source.interval * 0.1, 30),
+                next_run_time=now,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(max(source.interval, 1)),
+            )
+            self._first_round.add(source.name)
+        self.scheduler.add_job(
+            self.deliver_tick,
+            "interval",
+            id="deliver",
+            seconds=self.config.alerts.delivery_interval,
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.add_job(self.housekeeping, "interval", id="housekeeping", hours=1, coalesce=True)
+        if not self._first_round and story_store.get_meta(self.engine, ALERTS_SINCE) is None:
+            story_store.set_meta(self.engine, ALERTS_SINCE, now.isoformat())
+
+    async def start_bot(self) -> None:
+        if self.app is None:
+            subscribers.subscribe(self.engine, CONSOLE_CHAT_ID, "console", "console")
+            log.info("no Telegram token: alerts are printed here (set NEWSWATCH_TELEGRAM_TOKEN to use a bot)")
+            return
+        existing = subscribers.get(self.engine, CONSOLE_CHAT_ID)
+        if existing and existing.active:
+            subscribers.deactivate(self.engine, CONSOLE_CHAT_ID, "a Telegram token is configured")
+        delay = 1.0
+        while not self.stopping.is_set():
+            try:
+                await self.app.initialize()
+                break
+            except InvalidToken:
+                raise
+            except (NetworkError, TelegramError) as exc:
+                log.warning("Telegram not reachable (%s); retrying in %.0f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                delay = min(delay * 2, 60)
+        if self.stopping.is_set():
+            return
+        with contextlib.suppress(TelegramError):
+            await self.app.bot.set_my_commands(COMMANDS)
+        await self.app.start()
+        await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
+        log.info("bot @%s is polling %s", self.app.bot.username, self.config.telegram.api_base_url)
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            await self.start_bot()
+        except InvalidToken:
+            log.error("Telegram rejected the bot token (check NEWSWATCH_TELEGRAM_TOKEN)")
+            return 2
+        self.dispatcher.start()
+        self.schedule()
+        self.scheduler.start()
+        log.info("newswatch running: %d sources, store %s", len(self._first_round), self.config.storage_url)
+        await self.stopping.wait()
+        await self.shutdown()
+        return 0
+
+    async def shutdown(self) -> None:
+        """Stop taking work, let in-flight sends finish, then close; all within ``SHUTDOWN_GRACE``."""
+        log.info("stopping")
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        self.scheduler.shutdown(wait=False)
+        self.delivery.stopping = True
+        await self.dispatcher.stop()
+        if self._delivery_task and not self._delivery_task.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._delivery_task, max(0.5, deadline - time.monotonic() - 2))
+        if self.app is not None and self.app.running:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._stop_bot(), max(0.5, deadline - time.monotonic()))
+        self.engine.dispose()
+        log.info("stopped")
+
+    async def _stop_bot(self) -> None:
+        assert self.app is not None
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+
+
+def run(config: Config) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return asyncio.run(_main(config))
+
+
+async def _main(config: Config) -> int:
+    return await Service(config).main()
