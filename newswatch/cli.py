@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from scrapers.runner import crawl
 
-    from .storage import connect, schema
+    from .storage import schema
 
     config = cfg.load(args.config)
     if args.all:
@@ -90,7 +90,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         raise UsageError("name one or more sources, or --all (see `newswatch sources`)")
     if not names:
         raise UsageError(f"{config.path}: no enabled sources")
-    engine = connect(config.storage_url)
+    engine = _open_store(config)
     started = datetime.now(UTC)
     report = crawl(config, names, log_level=args.log_level.upper())
     if not args.quiet:
@@ -107,6 +107,24 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     failed = f", {len(report.failed)} failed ({', '.join(report.failed)})" if report.failed else ", 0 failed"
     print(f"{report.new} new, {report.known} already known{failed}")
     return 1 if report.failed else 0
+
+
+def _open_store(config: cfg.Config) -> Any:
+    """The store's engine, migrated; a store that cannot be opened is one line, not a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .storage import connect
+    from .storage.db import SchemaTooNew
+
+    try:
+        return connect(config.storage_url)
+    except SchemaTooNew as exc:
+        raise UsageError(f"{config.path}: storage.url: {exc}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = make_url(config.storage_url).render_as_string(hide_password=True)
+        raise UsageError(f"{config.path}: storage.url: cannot open {where}: {reason}") from None
 
 
 def _article_line(row: Any) -> str:
@@ -191,10 +209,10 @@ def _json_lines(path: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from .storage import articles, connect, sources
+    from .storage import articles, sources
 
     config = cfg.load(args.config)
-    engine = connect(config.storage_url)
+    engine = _open_store(config)
     states = sources.all_states(engine)
     counts = articles.count_by_source(engine)
     print(

@@ -7,6 +7,7 @@ are errors too: a misspelled ``intervall`` silently ignored is worse than a refu
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -99,7 +100,7 @@ def parse_duration(value: object) -> float:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     else:
         raise ValueError("not a duration")
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:  # TOML has nan and inf floats
         raise ValueError("not positive")
     return seconds
 
@@ -184,6 +185,13 @@ class _Parser:
                 "storage.url",
                 f'must be an SQLAlchemy URL such as "sqlite:///data/newswatch.db" (got {url!r})',
             )
+        from sqlalchemy.engine import make_url  # here: most commands load the config before the store
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(url).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise self.fail("storage.url", f"not a database URL SQLAlchemy can open ({exc})") from None
         return _anchor_sqlite_path(url, self.path.parent)
 
     def sources(self, raw: dict[str, Any]) -> tuple[SourceConfig, ...]:
@@ -217,7 +225,7 @@ class _Parser:
                 )
             url = self.typed(entry, "url", f"{label}.url", str, "")
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", url):
                 raise self.fail(f"{label}.url", f"must be an absolute http(s) URL (got {url!r})")
             interval = self.duration(entry, "interval", f"{label}.interval", 300.0)
             if interval < MIN_POLITE_INTERVAL:
@@ -296,10 +304,11 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 def _anchor_sqlite_path(url: str, base: Path) -> str:
     """Relative SQLite paths are taken relative to the config file, not the working directory."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url == "sqlite:///:memory:":
+    match = re.match(r"^(sqlite(?:\+\w+)?:///)([^?]*)(.*)$", url)
+    if not match or match.group(2) in ("", ":memory:"):
         return url
-    path = Path(url[len(prefix) :])
+    prefix, name, query = match.groups()
+    path = Path(name)
     if not path.is_absolute():
         path = (base / path).resolve()
-    return prefix + str(path)
+    return prefix + str(path) + query

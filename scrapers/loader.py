@@ -23,7 +23,8 @@ from .spiders.ithome import IthomeReader
 READERS: dict[str, type[Reader]] = {"ithome": IthomeReader, "rss": FeedReader}
 
 
-def spider_class(config: Config, sources: Sequence[SourceConfig], name: str | None = None) -> type[NewsSpider]:
+def spider_class(config: Config, sources: Sequence[SourceConfig],
+                 name: str | None = None) -> type[NewsSpider]:
     """The spider polling ``sources``; named after the source when there is one."""
     name = name or (sources[0].name if len(sources) == 1 else "newswatch")
     return type(f"NewsSpider_{name.replace('-', '_')}", (NewsSpider,), {

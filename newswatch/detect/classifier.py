@@ -36,7 +36,7 @@ _ORIGIN_AFTER_ZH_RE = re.compile(
 )
 _WEAK_REGION_ALIASES = frozenset({"国内", "境内", "本土"})  # "in the country": whichever country is named
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
-_ORIGIN_BEFORE_ZH = ("国产", "来自")
+_ORIGIN_BEFORE_ZH = ("国产",)
 
 
 @dataclass
@@ -57,6 +57,28 @@ class _Sentence:
     @property
     def subject(self) -> bool:
         return bool(self.services or self.providers)
+
+
+@dataclass(frozen=True)
+class _ArrivalContext:
+    """When "launches in" / "登陆" means a restriction lifted: the service had been withheld there."""
+
+    withheld: bool
+    title_arrival: bool
+    restricted_regions: set[str]
+    title_lift: bool
+
+    def is_lift(self, sentence: _Sentence) -> bool:
+        if "arrival" not in sentence.cues:
+            return False
+        if sentence.actions & RESTRICTIVE:  # "launches in China without Apple Intelligence"
+            return "withheld" in sentence.cues
+        return bool(
+            self.withheld
+            or self.title_arrival
+            or self.title_lift
+            or sentence.regions & self.restricted_regions - {"EU"}
+        )
 
 
 class Classifier:
@@ -139,19 +161,19 @@ class Classifier:
 
     def _decide(self, sentences: list[_Sentence]) -> tuple[float, Tags]:
         title = sentences[0]
-        withheld = any("withheld" in s.cues for s in sentences[:4])
-        title_arrival = "arrival" in title.cues and bool(title.regions) and "global" not in title.cues
-        restricted_regions = set().union(*(s.regions for s in sentences if s.actions & RESTRICTIVE))
+        context = _ArrivalContext(
+            withheld=any("withheld" in s.cues for s in sentences[:4]),
+            title_arrival="arrival" in title.cues
+            and bool(title.regions)
+            and "global" not in title.cues
+            and not title.actions & RESTRICTIVE,
+            restricted_regions=set().union(*(s.regions for s in sentences if s.actions & RESTRICTIVE)),
+            title_lift="lift" in title.actions,
+        )
         best: tuple[float, _Sentence, set[str]] | None = None
         for sentence in sentences[:40]:
             actions = set(sentence.actions)
-            if "arrival" in sentence.cues and (
-                withheld
-                or "withheld" in sentence.cues
-                or title_arrival
-                or sentence.regions & restricted_regions - {"EU"}
-                or title.actions & {"lift"}
-            ):
+            if context.is_lift(sentence):
                 actions.add("lift")
             if not actions:
                 continue
@@ -183,6 +205,11 @@ class Classifier:
             services |= {
                 s for s in event.services if set(self.vocab.service_providers.get(s, ())) & providers
             }
+        for sentence in sentences[1:4]:
+            # providers listed beside the title's ("Apple, with partner Alibaba, ...")
+            if sentence.providers & providers and sentence.actions and "precedent" not in sentence.cues:
+                providers |= sentence.providers
+                services |= sentence.services
         homes = {self.vocab.provider_home.get(p) for p in providers}
         regions = _regions(sentences, event, homes)
         chosen = {"lift"} if "lift" in actions else title.actions & RESTRICTIVE or actions & RESTRICTIVE
@@ -202,10 +229,10 @@ def _regions(sentences: list[_Sentence], event: _Sentence, homes: set[str | None
     regions = set(anchor)
     member_state = any(r in _EU_MEMBERS for r in anchor)
     for sentence in sentences[1:4]:
-        if (
-            sentence.regions & anchor
-            and (sentence.actions or sentence.subject)
-            and "precedent" not in sentence.cues
+        if "precedent" in sentence.cues:
+            continue
+        if (sentence.regions & anchor and (sentence.actions or sentence.subject)) or (
+            sentence.actions & RESTRICTIVE and sentence.subject
         ):
             regions |= sentence.regions - homes - ({"EU"} if member_state else set())
     return regions

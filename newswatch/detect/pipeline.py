@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..models import Detection
 from .classifier import Classifier
 from .keywords import KeywordMatcher
 from .stories import StoryKeys, story_keys
 from .text import normalize
-from .vocabulary import build
+from .vocabulary import VocabularyError, build
 
 
 class Detector:
@@ -17,9 +17,14 @@ class Detector:
 
     @classmethod
     def from_config(cls, config: Config) -> Detector:
+        """ConfigError (naming the file) for a bad ``[vocabulary]`` entry."""
+        try:
+            vocabulary = build(config.vocabulary)
+        except VocabularyError as exc:
+            raise ConfigError(f"{config.path}: {exc}") from None
         return cls(
             Classifier(
-                build(config.vocabulary),
+                vocabulary,
                 KeywordMatcher(config.watch.keywords),
                 KeywordMatcher(config.watch.exclude),
             )

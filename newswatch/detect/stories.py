@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,9 +82,13 @@ def story_keys(normalized_text: str, tags: Tags, relevant: bool) -> StoryKeys:
     return StoryKeys(tuple(keys), signature, tags.services, tags.regions)
 
 
+# Fixed seed, scheme and hash function: signatures are stored, so every process must compute the same.
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=7, scheme="affine32").permutations
+
+
 def _minhash(tokens: list[str]) -> np.ndarray:
     shingles = {" ".join(tokens[i : i + _SHINGLE]).encode() for i in range(len(tokens) - _SHINGLE + 1)}
-    mh = MinHash(num_perm=NUM_PERM, seed=7)
+    mh = MinHash(num_perm=NUM_PERM, hashfunc=zlib.crc32, permutations=_PERMUTATIONS, scheme="affine32")
     mh.update_batch(list(shingles))
     return mh.hashvalues
 

@@ -33,7 +33,8 @@ class FeedReader(Reader):
         canonical = response.meta["canonical"]
         extracted = extract_article(response.text, response.url)
         if extracted is None:
-            return self._item(response.url, canonical, entry, html_to_text(entry.content_html or entry.summary_html))
+            body = html_to_text(entry.content_html or entry.summary_html)
+            return self._item(response.url, canonical, entry, body)
         return ArticleItem(
             source=self.source.name, url=response.url, canonical=canonical,
             title=entry.title or extracted.title, body=extracted.body,
