@@ -39,9 +39,11 @@ def ithome_canonical(news_id: int) -> str:
 def canonical_url(url: str, kind: str = "rss") -> str:
     """The identity of an article: no tracking parameters or fragment, lower-case host, https for
     ITHome (whose mobile and desktop URLs name the same article)."""
-    if kind == "ithome" and (news_id := ithome_news_id(url)) is not None:
-        return ithome_canonical(news_id)
     parts = urlsplit(url.strip())
+    host = (parts.hostname or "").rstrip(".")  # lower-cased, without user info
+    on_ithome = kind == "ithome" or host == "ithome.com" or host.endswith(".ithome.com")
+    if on_ithome and (news_id := ithome_news_id(url)) is not None:
+        return ithome_canonical(news_id)
     query = urlencode(
         [
             (k, v)
@@ -49,9 +51,13 @@ def canonical_url(url: str, kind: str = "rss") -> str:
             if not _TRACKING_PARAMS.match(k.lower())
         ]
     )
-    host = parts.netloc.lower()
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme.lower(), host, path, query, ""))
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number: leave the authority as it came
+        port, host = None, parts.netloc.lower()
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def detect_lang(text: str, hint: str | None = None) -> str:

@@ -183,7 +183,7 @@ def test_operators_extend_the_vocabulary():
 
 
 def test_bad_vocabulary_entries_are_reported():
-    with pytest.raises(VocabularyError, match="regions.China"):
+    with pytest.raises(VocabularyError, match=r"regions\.China"):
         build({"regions": {"China": {"aliases": ["x"]}}})
     with pytest.raises(VocabularyError, match="unknown action"):
         build({"actions": {"nuke": ["x"]}})
@@ -193,7 +193,7 @@ def test_bad_vocabulary_entries_are_reported():
 
 
 def _story(index, detector, title, text, when, seed):
-    detection, keys = detector.analyze(title, text)
+    _, keys = detector.analyze(title, text)
     return assign(index, keys, when, seed)
 
 

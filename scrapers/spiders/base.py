@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -70,6 +72,12 @@ class NewsSpider(scrapy.Spider):
         self.polls: dict[str, PollOutcome] = {s.name: PollOutcome() for s in self.sources}
         self.readers: dict[str, Reader] = {s.name: self.readers_by_kind[s.kind](s) for s in self.sources}
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        return spider
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
             yield scrapy.Request(
@@ -94,6 +102,10 @@ class NewsSpider(scrapy.Spider):
             poll.error = f"{exc} ({response.url})"
             self.logger.warning("%s: %s", name, poll.error)
             return
+        except Exception as exc:  # a bug or a surprise: fail the source (and keep no validators), don't crash
+            poll.error = f"cannot read {response.url}: {type(exc).__name__}: {exc}"
+            self.logger.exception("%s: %s", name, poll.error)
+            return
         engine = context.engine(self.settings["NEWSWATCH_STORAGE_URL"])
         known = articles.known_urls(engine, [lead.canonical for lead in leads])
         self.crawler.stats.inc_value("newswatch/known", len({lead.canonical for lead in leads} & known))
@@ -117,7 +129,14 @@ class NewsSpider(scrapy.Spider):
     # --- articles ------------------------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem]:
-        item = self.readers[response.meta["source"]].article(response, response.meta.get("lead"))
+        name = response.meta["source"]
+        try:
+            item = self.readers[name].article(response, response.meta.get("lead"))
+        except Exception as exc:  # counted like a failed download, so the next poll tries again
+            reason = f"cannot read {response.url}: {type(exc).__name__}: {exc}"
+            self.polls[name].article_failures.append(reason)
+            self.logger.exception("%s: article failed: %s", name, reason)
+            return
         if item is not None:
             yield item
 
@@ -126,6 +145,14 @@ class NewsSpider(scrapy.Spider):
         reason = describe_failure(failure)
         self.polls[name].article_failures.append(reason)
         self.logger.warning("%s: article failed: %s", name, reason)
+
+
+    def item_failed(self, item: Any, failure: Failure) -> None:
+        """A pipeline raised (the store was unavailable...): like a failed download, the poll keeps no
+        validators, so the next one sees the entry again instead of a 304."""
+        if isinstance(item, ArticleItem) and item.source in self.polls:
+            self.polls[item.source].article_failures.append(
+                f"cannot store {item.url}: {failure.getErrorMessage()}")
 
 
 def _header(response: Response, name: bytes) -> str | None:
