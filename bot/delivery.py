@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -50,7 +51,9 @@ GONE = (
 
 
 def retry_seconds(error: RetryAfter) -> float:
-    value = error.retry_after
+    with warnings.catch_warnings():  # PTB 22 warns that the int form is deprecated
+        warnings.simplefilter("ignore")
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -62,12 +65,14 @@ class Delivery:
         alerts: AlertsConfig,
         pacer: Pacer | None = None,
         concurrency: int = 16,
+        console: bool = False,
     ):
         self.engine = engine
         self.sender = sender
         self.alerts = alerts
         self.pacer = pacer or Pacer()
         self.concurrency = concurrency
+        self.console = console  # deliver only the console's rows (no token), else only Telegram's
         self.stopping = False
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
@@ -109,8 +114,11 @@ class Delivery:
         tasks: set[asyncio.Task] = set()
         limit = asyncio.Semaphore(self.concurrency)
         while not self.stopping:
-            rows = await asyncio.to_thread(outbox.due, self.engine, datetime.now(UTC))
-            rows = [r for r in rows if r.chat_id not in self._in_flight]
+            # A row read while its chat is in flight may be one being sent right now and marked sent
+            # a moment after the read: rows of chats busy at any time since the read are left alone.
+            busy = set(self._in_flight)
+            rows = await asyncio.to_thread(outbox.due, self.engine, datetime.now(UTC), console=self.console)
+            rows = [r for r in rows if r.chat_id not in busy and r.chat_id not in self._in_flight]
             if not rows:
                 if not tasks:
                     break
@@ -126,9 +134,12 @@ class Delivery:
                     or not self.pacer.chat_ready(row.chat_id)
                 ):
                     continue
-                started.add(row.chat_id)
                 await limit.acquire()
                 await self.pacer.slot(row.chat_id)
+                if self.stopping:
+                    limit.release()
+                    break
+                started.add(row.chat_id)
                 self._in_flight.add(row.chat_id)
                 task = asyncio.create_task(self._deliver(row))
                 tasks.add(task)
@@ -139,10 +150,11 @@ class Delivery:
                         limit.release(),
                     )
                 )
-            if not started:
+            if not started and not self.stopping:
                 # everything due waits for its chat's pace (or a 429 pause): sleep until the first frees
-                waits = [self.pacer.chat_ready_at(r.chat_id) - self.pacer.clock() for r in rows]
-                await asyncio.sleep(min(max(min(waits), 0.05), 1.0))
+                now = self.pacer.clock()
+                waits = [self.pacer.chat_ready_at(r.chat_id) - now for r in rows]
+                await self.pacer.sleep(min(max(min(waits), 0.01), 1.0))
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -178,10 +190,8 @@ class Delivery:
         elif isinstance(error, ChatMigrated):
             subscribers.migrate_chat(self.engine, row.chat_id, error.new_chat_id)
             log.info("chat %s migrated to %s", row.chat_id, error.new_chat_id)
-        elif isinstance(error, Forbidden) or (isinstance(error, BadRequest) and _gone(error)):
-            subscribers.deactivate(self.engine, row.chat_id, str(error))
-            outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
-            log.info("chat %s deactivated: %s", row.chat_id, error)
+        elif isinstance(error, Forbidden) or (isinstance(error, BadRequest) and _chat_gone(error)):
+            self._deactivate(row, error)
         elif isinstance(error, BadRequest):
             outbox.drop(self.engine, row.id, str(error))  # the message itself is refused: retrying won't help
             log.error("Telegram refused the alert for story %s: %s", row.story_id, error)
@@ -200,7 +210,8 @@ class Delivery:
 
     async def edit_updated(self) -> None:
         """Add newly reporting outlets to alerts already sent ("also reported by")."""
-        for row in await asyncio.to_thread(outbox.needing_edit, self.engine):
+        rows = await asyncio.to_thread(outbox.needing_edit, self.engine, console=self.console)
+        for row in rows:
             if self.stopping:
                 return
             story = await asyncio.to_thread(self._story, row.story_id)
@@ -212,15 +223,28 @@ class Delivery:
             except RetryAfter as error:
                 self.pacer.pause(retry_seconds(error))
                 return
+            except ChatMigrated as error:  # the old group's messages cannot be edited any more
+                await asyncio.to_thread(subscribers.migrate_chat, self.engine, row.chat_id, error.new_chat_id)
+            except Forbidden as error:
+                await asyncio.to_thread(self._deactivate, row, error)
+                continue
             except BadRequest as error:
-                if "not modified" not in str(error).lower():
+                if _chat_gone(error):
+                    await asyncio.to_thread(self._deactivate, row, error)
+                    continue
+                if "not modified" not in str(error).lower():  # e.g. the user deleted the alert
                     log.info("could not edit alert in chat %s: %s", row.chat_id, error)
-            except TelegramError as error:
+            except TelegramError as error:  # network, 5xx: the next run tries again
                 log.warning("edit failed in chat %s: %s", row.chat_id, error)
                 continue
             await asyncio.to_thread(outbox.mark_rendered, self.engine, row.id, len(story.outlets))
 
+    def _deactivate(self, row: outbox.Delivery, error: TelegramError) -> None:
+        subscribers.deactivate(self.engine, row.chat_id, str(error))
+        outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
+        log.info("chat %s deactivated: %s", row.chat_id, error)
 
-def _gone(error: BadRequest) -> bool:
+
+def _chat_gone(error: BadRequest) -> bool:
     text = str(error).lower()
     return any(marker in text for marker in GONE)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 from telegram import BotCommand, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import ContextTypes
 
 from newswatch.config import Config
@@ -28,7 +28,7 @@ from . import keyboards
 from .choices import story_text, wants
 from .delivery import retry_seconds
 from .pacing import Pacer
-from .render import esc, render_story_line
+from .render import esc, join_within, render_story_line
 
 COMMANDS = [
     BotCommand("start", "Subscribe to alerts"),
@@ -86,6 +86,10 @@ async def _paced(context: ContextTypes.DEFAULT_TYPE, chat_id: int, call: Callabl
             if attempt == 2:
                 raise
             pacer.pause(retry_seconds(error))
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():  # two presses of the same button
+                raise
+            return None
     return None
 
 
@@ -183,6 +187,9 @@ async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await query.answer("Unknown choice.")
         return
     chosen = keyboards.toggle(getattr(sub, field), code)
+    if tuple(chosen) == getattr(sub, field):  # e.g. "All" when all is chosen: nothing to redraw
+        await query.answer()
+        return
     sub = await _db(subscribers.update_choices, _engine(context), sub.chat_id, **{field: chosen})
     await query.answer()
     text = f"Alerts for {field}: {esc(keyboards.describe(kind, getattr(sub, field)))}. Tap to change."
@@ -245,12 +252,19 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
 
 
+def _count(arg: str) -> int | None:
+    """N of /latest N: decimal digits only ("²" is a digit int() refuses), 1 to MAX_LATEST."""
+    if arg.isdecimal() and len(arg) <= 3 and 1 <= int(arg) <= MAX_LATEST:
+        return int(arg)
+    return None
+
+
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     arg = _argument(context)
-    if arg and not (arg.isdigit() and 1 <= int(arg) <= MAX_LATEST):
+    count = _count(arg) if arg else 5
+    if count is None:
         await reply(update, context, f"Usage: /latest [N] — N from 1 to {MAX_LATEST}.")
         return
-    count = int(arg) if arg else 5
     engine = _engine(context)
     sub = await _db(subscribers.get, engine, update.effective_chat.id)
     found = await _db(story_store.latest_alertable, engine)
@@ -259,7 +273,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not found:
         await reply(update, context, "No alerts yet.")
         return
-    await reply(update, context, "\n".join(render_story_line(s) for s in found[:count]))
+    await reply(update, context, join_within(render_story_line(s) for s in found[:count]))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -270,29 +284,33 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ):
         await reply(update, context, "/status is for the bot's admins.")
         return
+    queue = await _db(outbox.counts, engine)
+    subs = await _db(subscribers.counts, engine)
+    lines = [
+        f"<b>Outbox</b>: {queue.get('pending', 0)} pending, {queue.get('sent', 0)} sent, "
+        f"{queue.get('dropped', 0)} dropped",
+        f"<b>Subscribers</b>: {subs['active']} active, {subs['inactive']} inactive",
+    ]
+    errors = await _db(outbox.recent_errors, engine)
+    if errors:
+        lines.append("<b>Last delivery errors</b>")
+        lines.extend(f"• {esc(e[:150])}" for e in errors)
+    lines.append("<b>Sources</b>")  # last: with many sources, the list is what gets cut
     states = await _db(source_store.all_states, engine)
-    lines = ["<b>Sources</b>"]
     for source in config.sources:
         state = states.get(source.name) or source_store.SourceState(source.name)
         error = f" — {esc(state.last_error[:120])}" if state.failures and state.last_error else ""
         lines.append(f"• {esc(source.name)}: {esc(state.status if source.enabled else 'disabled')}{error}")
-    queue = await _db(outbox.counts, engine)
-    subs = await _db(subscribers.counts, engine)
-    lines.append(
-        f"<b>Outbox</b>: {queue.get('pending', 0)} pending, {queue.get('sent', 0)} sent, "
-        f"{queue.get('dropped', 0)} dropped"
-    )
-    lines.append(f"<b>Subscribers</b>: {subs['active']} active, {subs['inactive']} inactive")
-    errors = await _db(outbox.recent_errors, engine)
-    if errors:
-        lines.append("<b>Last delivery errors</b>\n" + "\n".join(f"• {esc(e[:150])}" for e in errors))
-    await reply(update, context, "\n".join(lines))
+    await reply(update, context, join_within(lines))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = (update.effective_message.text or "").split(maxsplit=1)
-    command = text[0][:40] if text else ""
-    await reply(update, context, f"I don't know {esc(command)}. Try /help.")
+    command = text[0] if text else ""
+    _, at, bot_name = command.partition("@")
+    if at and bot_name.lower() != (context.bot.username or "").lower():
+        return  # "/start@other_bot" in a group is for the other bot
+    await reply(update, context, f"I don't know {esc(command[:40])}. Try /help.")
 
 
 async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

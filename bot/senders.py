@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from html import unescape
 from typing import Protocol, TextIO
 
 from telegram import Bot, LinkPreviewOptions
@@ -51,8 +52,6 @@ class ConsoleSender:
         self.stream = stream or sys.stdout
 
     async def send(self, chat_id: int, text: str) -> int | None:
-        from html import unescape
-
         plain = unescape(_TAGS.sub("", text))
         print(f"\n=== ALERT ===\n{plain}\n", file=self.stream, flush=True)
         return None

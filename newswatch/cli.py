@@ -242,9 +242,12 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .detect.pipeline import Detector
     from .service import run
 
-    return run(cfg.load(args.config))
+    config = cfg.load(args.config)
+    Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
+    return run(config)
 
 
 if __name__ == "__main__":

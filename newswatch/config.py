@@ -173,7 +173,7 @@ class _Parser:
             telegram=self.telegram(raw),
             alerts=self.alerts(raw),
             vocabulary=self.table(
-                raw, "vocabulary", {"providers", "services", "regions", "actions", "ignore"}
+                raw, "vocabulary", {"providers", "services", "regions", "places", "actions", "ignore"}
             ),
         )
 

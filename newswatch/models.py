@@ -33,6 +33,9 @@ class Detection:
     score: float
     tags: Tags = field(default_factory=Tags)
     watched: tuple[str, ...] = ()  # watched keywords found; such articles are kept even when off-topic
+    places: tuple[
+        str, ...
+    ] = ()  # places inside the regions (a US state): they tell same-country events apart
 
     @property
     def kept(self) -> bool:

@@ -50,11 +50,14 @@ def backoff_seconds(interval: float, failures: int) -> float:
 class CrawlDispatcher:
     """Runs due sources in ``newswatch crawl`` subprocesses, batching those that are due together."""
 
-    def __init__(self, config: Config, on_done, parallel: int):
+    def __init__(self, config: Config, on_done, parallel: int, may_poll=lambda name: True):
         self.config = config
         self.on_done = on_done
+        self.may_poll = may_poll  # False while a source backs off
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.queued: set[str] = set()
+        self.crawling: set[str] = set()  # sources in a crawl right now
+        self.again: set[str] = set()  # sources that came due while crawling: polled right after
         self.running: set[asyncio.subprocess.Process] = set()
         self.parallel = parallel
         self.workers: list[asyncio.Task] = []
@@ -63,7 +66,9 @@ class CrawlDispatcher:
         self.workers = [asyncio.create_task(self._worker()) for _ in range(self.parallel)]
 
     def submit(self, name: str) -> None:
-        if name not in self.queued:  # one pending poll per source: coalesce
+        if name in self.crawling:  # one crawl per source at a time: poll again when this one ends
+            self.again.add(name)
+        elif name not in self.queued:  # one pending poll per source: coalesce
             self.queued.add(name)
             self.queue.put_nowait(name)
 
@@ -73,8 +78,19 @@ class CrawlDispatcher:
             while not self.queue.empty() and len(names) < 25:
                 names.append(self.queue.get_nowait())
             self.queued.difference_update(names)
-            await self.crawl(names)
-            self.on_done(names)
+            self.crawling.update(names)
+            try:
+                await self.crawl(names)
+                await self.on_done(names)
+            except Exception:  # a worker that dies stops every poll: log and carry on
+                log.exception("crawl of %s failed", ", ".join(names))
+            finally:
+                self.crawling.difference_update(names)
+            for name in names:
+                if name in self.again:
+                    self.again.discard(name)
+                    if self.may_poll(name):
+                        self.submit(name)
 
     async def crawl(self, names: list[str]) -> None:
         cmd = [
@@ -137,24 +153,30 @@ class Service:
                 ConsoleSender(),
                 config.alerts,
                 Pacer(per_second=1000, private_interval=0, group_interval=0),
+                console=True,
             )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.dispatcher = CrawlDispatcher(config, self._crawled, config.crawl.max_parallel_crawls)
+        self.dispatcher = CrawlDispatcher(
+            config, self._crawled, config.crawl.max_parallel_crawls, self._may_poll
+        )
         self.stopping = asyncio.Event()
         self.next_poll: dict[str, float] = {}
         self._delivery_task: asyncio.Task | None = None
+        self._deliver_again = False
         self._first_round: set[str] = set()
 
     # --- jobs --------------------------------------------------------------------------------------
 
     async def poll(self, source: SourceConfig) -> None:
         """The per-source interval job: submit a crawl unless the source is backing off."""
-        if time.monotonic() < self.next_poll.get(source.name, 0.0):
-            return
-        self.dispatcher.submit(source.name)
+        if self._may_poll(source.name):
+            self.dispatcher.submit(source.name)
 
-    def _crawled(self, names: list[str]) -> None:
-        states = source_store.all_states(self.engine)
+    def _may_poll(self, name: str) -> bool:
+        return time.monotonic() >= self.next_poll.get(name, 0.0)
+
+    async def _crawled(self, names: list[str]) -> None:
+        states = await asyncio.to_thread(source_store.all_states, self.engine)
         for name in names:
             state = states.get(name)
             if state and state.failures:
@@ -169,28 +191,37 @@ class Service:
                 )
             else:
                 self.next_poll.pop(name, None)
-        self._first_round.difference_update(names)
-        if not self._first_round and story_store.get_meta(self.engine, ALERTS_SINCE) is None:
+        if self._first_round:
+            self._first_round.difference_update(names)
+            if not self._first_round:
+                await asyncio.to_thread(self._alerts_start)
+        self.kick_delivery()
+
+    def _alerts_start(self) -> None:
+        if story_store.get_meta(self.engine, ALERTS_SINCE) is None:
             # First start: what the first round found is history, not news. Alert from now on.
             story_store.set_meta(self.engine, ALERTS_SINCE, datetime.now(UTC).isoformat())
             log.info("first round of polls stored; alerts start now")
-        self.kick_delivery()
 
     def kick_delivery(self) -> None:
-        """Deliver right after a crawl instead of waiting for the next delivery tick."""
+        """Deliver right after a crawl instead of waiting for the next delivery tick; a kick during a
+        run makes it run once more, so a story stored meanwhile does not wait for the next tick."""
         if self._delivery_task is None or self._delivery_task.done():
             self._delivery_task = asyncio.create_task(self.deliver())
+        else:
+            self._deliver_again = True
 
     async def deliver_tick(self) -> None:
         self.kick_delivery()
 
     async def deliver(self) -> None:
-        if self.stopping.is_set():
-            return
-        try:
-            await self.delivery.run_once()
-        except Exception:  # keep the job alive: the next tick retries from the durable outbox
-            log.exception("delivery run failed")
+        self._deliver_again = True
+        while self._deliver_again and not self.stopping.is_set():
+            self._deliver_again = False
+            try:
+                await self.delivery.run_once()
+            except Exception:  # keep the job alive: the next tick retries from the durable outbox
+                log.exception("delivery run failed")
 
     async def housekeeping(self) -> None:
         await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)

@@ -7,8 +7,17 @@ from datetime import datetime
 
 import trafilatura
 from parsel import Selector
+from trafilatura.settings import use_config
 
 from .normalize import clean_line, clean_text, parse_time
+
+# trafilatura's default MIN_EXTRACTED_SIZE (250 characters) is tuned for long English pages: a short
+# brief, and most Chinese ones (80 characters say a lot), falls below it, and trafilatura then falls
+# back to the page's whole text: headline, byline and paragraphs run together on one line.
+_CONFIG = use_config()
+_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "20")
+_CONFIG.set("DEFAULT", "MIN_OUTPUT_SIZE", "10")
+_CONFIG.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "off")  # the page's own timestamp wins anyway, see below
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,13 @@ class Extracted:
 
 def extract_article(html: str, url: str) -> Extracted | None:
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=False, fast=True
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        fast=True,
+        config=_CONFIG,
     )
     if doc is None or not doc.text:
         return None

@@ -81,15 +81,11 @@ def parse(body: bytes, content_type: str = "") -> list[FeedEntry]:
     if not parsed.entries:
         if not parsed.get("version"):
             head = body[:500].lstrip().lower()
-            kind = (
-                "an HTML page"
-                if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
-                else "not a feed"
-            )
+            if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+                raise FeedError("an HTML page, not RSS/Atom")
             reason = parsed.get("bozo_exception")
-            raise FeedError(
-                f"{kind}, not RSS/Atom" + (f" ({reason})" if reason and kind == "not a feed" else "")
-            )
+            served = content_type.split(";")[0].strip() or "no content type"
+            raise FeedError(f"not RSS/Atom ({served}" + (f": {reason})" if reason else ")"))
         if parsed.get("bozo"):
             raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
     return [entry for e in parsed.entries if (entry := _entry(e)) is not None]

@@ -23,17 +23,22 @@ from .spiders.ithome import IthomeReader
 READERS: dict[str, type[Reader]] = {"ithome": IthomeReader, "rss": FeedReader}
 
 
-def spider_class(config: Config, sources: Sequence[SourceConfig],
-                 name: str | None = None) -> type[NewsSpider]:
+def spider_class(
+    config: Config, sources: Sequence[SourceConfig], name: str | None = None
+) -> type[NewsSpider]:
     """The spider polling ``sources``; named after the source when there is one."""
     name = name or (sources[0].name if len(sources) == 1 else "newswatch")
-    return type(f"NewsSpider_{name.replace('-', '_')}", (NewsSpider,), {
-        "name": name,
-        "sources": tuple(sources),
-        "readers_by_kind": READERS,
-        "max_articles": config.crawl.max_articles_per_poll,
-        "custom_settings": crawl_settings(config),
-    })
+    return type(
+        f"NewsSpider_{name.replace('-', '_')}",
+        (NewsSpider,),
+        {
+            "name": name,
+            "sources": tuple(sources),
+            "readers_by_kind": READERS,
+            "max_articles": config.crawl.max_articles_per_poll,
+            "custom_settings": crawl_settings(config),
+        },
+    )
 
 
 class ConfigSpiderLoader:
@@ -53,8 +58,10 @@ class ConfigSpiderLoader:
         try:
             return self._spiders[spider_name]
         except KeyError:
-            raise KeyError(f"Spider not found: {spider_name} (sources in {self.config.path}: "
-                           f"{', '.join(self._spiders) or 'none'})") from None
+            raise KeyError(
+                f"Spider not found: {spider_name} (sources in {self.config.path}: "
+                f"{', '.join(self._spiders) or 'none'})"
+            ) from None
 
     def list(self) -> list[str]:
         return list(self._spiders)

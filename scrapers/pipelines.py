@@ -56,9 +56,16 @@ class StorePipeline(_Stage):
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert item.detection is not None and item.keys is not None
         article = Article(
-            source=item.source, url=item.canonical, title=item.title, body=item.body, summary=item.summary,
-            lang=item.lang or "en", published=item.published, fetched=datetime.now(UTC),
-            author=item.author, image=item.image,
+            source=item.source,
+            url=item.canonical,
+            title=item.title,
+            body=item.body,
+            summary=item.summary,
+            lang=item.lang or "en",
+            published=item.published,
+            fetched=datetime.now(UTC),
+            author=item.author,
+            image=item.image,
         )
         saved = articles.save(self.engine, article, item.detection, item.keys)
         self.crawler.stats.inc_value("newswatch/new" if saved else "newswatch/known")

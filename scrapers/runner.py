@@ -29,12 +29,14 @@ def crawl(config: Config, names: list[str], log_level: str = "WARNING") -> Crawl
     settings.setdict({**default_settings.crawl_settings(config), "LOG_LEVEL": log_level}, priority="cmdline")
     process = CrawlerProcess(settings)
     logging.getLogger("scrapy").setLevel(log_level)
-    crawler = process.create_crawler(spider_class(config, [config.source(name) for name in names],
-                                                  name="newswatch"))
+    crawler = process.create_crawler(
+        spider_class(config, [config.source(name) for name in names], name="newswatch")
+    )
     process.crawl(crawler)
     process.start()
-    report = CrawlReport(new=crawler.stats.get_value("newswatch/new", 0),
-                         known=crawler.stats.get_value("newswatch/known", 0))
+    report = CrawlReport(
+        new=crawler.stats.get_value("newswatch/new", 0), known=crawler.stats.get_value("newswatch/known", 0)
+    )
     spider = crawler.spider
     for name in names:
         poll = spider.polls.get(name) if spider is not None else None

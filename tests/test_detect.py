@@ -14,7 +14,8 @@ from newswatch.detect.pipeline import Detector
 from newswatch.detect.stories import MemoryIndex, assign
 from newswatch.detect.vocabulary import VocabularyError, build
 
-CORPUS = Path(__file__).parent / "corpus" / "articles.jsonl"
+CORPORA = Path(__file__).parent / "corpus"
+CORPUS = CORPORA / "articles.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +23,10 @@ def classifier() -> Classifier:
     return Classifier(build())
 
 
-@pytest.fixture(scope="module")
-def corpus_report():
-    return evaluate(load_corpus(CORPUS))
+@pytest.fixture(scope="module", params=["articles.jsonl", "devset.jsonl"])
+def corpus_report(request):
+    """The main corpus, and a second one written separately, without looking at the classifier."""
+    return evaluate(load_corpus(CORPORA / request.param))
 
 
 # --- the labeled corpus: floors ------------------------------------------------------------------

@@ -50,6 +50,7 @@ class _Sentence:
     ai_at: list[int] = field(default_factory=list)  # where AI words start
     regions: set[str] = field(default_factory=set)
     precedents: set[str] = field(default_factory=set)
+    places: set[str] = field(default_factory=set)
     weak_regions: set[str] = field(default_factory=set)  # "follows Indonesia": somebody else's restriction
     actions: set[str] = field(default_factory=set)
     cues: set[str] = field(default_factory=set)
@@ -74,10 +75,7 @@ class _ArrivalContext:
         if sentence.actions & RESTRICTIVE:  # "launches in China without Apple Intelligence"
             return "withheld" in sentence.cues
         return bool(
-            self.withheld
-            or self.title_arrival
-            or self.title_lift
-            or sentence.regions & self.restricted_regions - {"EU"}
+            self.withheld or self.title_arrival or self.title_lift or sentence.regions & self.restricted_regions
         )
 
 
@@ -99,11 +97,10 @@ class Classifier:
             return Detection(relevant=False, score=0.0)
         watched = self.watch.find(full) if self.watch else ()
         sentences = self._sentences(full, len(norm_title))
-        score, tags = self._decide(sentences)
-        relevant = score >= THRESHOLD
-        return Detection(
-            relevant=relevant, score=round(score, 3), tags=tags if relevant else Tags(), watched=watched
-        )
+        score, tags, places = self._decide(sentences)
+        if score < THRESHOLD:
+            return Detection(relevant=False, score=round(score, 3), watched=watched)
+        return Detection(relevant=True, score=round(score, 3), tags=tags, watched=watched, places=places)
 
     # --- evidence per sentence -------------------------------------------------------------------
 
@@ -137,6 +134,8 @@ class Classifier:
                 sentence.weak_regions.add(term.value)
             else:
                 sentence.regions.add(term.value)
+        elif term.category == "place":
+            sentence.places.add(term.value)
         elif term.category == "action":
             sentence.actions.add(term.value)
         elif term.category == "cue":
@@ -159,10 +158,12 @@ class Classifier:
 
     # --- the decision ----------------------------------------------------------------------------
 
-    def _decide(self, sentences: list[_Sentence]) -> tuple[float, Tags]:
+    def _decide(self, sentences: list[_Sentence]) -> tuple[float, Tags, tuple[str, ...]]:
         title = sentences[0]
         context = _ArrivalContext(
             withheld=any("withheld" in s.cues for s in sentences[:4]),
+            # "X now available in Europe": in this topic's news a launch named in the title with a
+            # region is almost always one that had been held back (global launches are cued apart)
             title_arrival="arrival" in title.cues
             and bool(title.regions)
             and "global" not in title.cues
@@ -191,10 +192,11 @@ class Classifier:
             if strength >= 0.9:
                 break
         if best is None:
-            return 0.0, Tags()
+            return 0.0, Tags(), ()
         strength, event, actions = best
         score = strength - _lookalike_penalty(title, event, actions)
-        return max(0.0, min(1.0, score)), self._tags(sentences, event, actions)
+        places = tuple(sorted(title.places | event.places))
+        return max(0.0, min(1.0, score)), self._tags(sentences, event, actions), places
 
     def _tags(self, sentences: list[_Sentence], event: _Sentence, actions: set[str]) -> Tags:
         title = sentences[0]
@@ -231,9 +233,7 @@ def _regions(sentences: list[_Sentence], event: _Sentence, homes: set[str | None
     for sentence in sentences[1:4]:
         if "precedent" in sentence.cues:
             continue
-        if (sentence.regions & anchor and (sentence.actions or sentence.subject)) or (
-            sentence.actions & RESTRICTIVE and sentence.subject
-        ):
+        if sentence.regions & anchor and (sentence.actions or sentence.subject):
             regions |= sentence.regions - homes - ({"EU"} if member_state else set())
     return regions
 
@@ -304,7 +304,11 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str]) ->
     if "global" in cues_title and not (title.actions & RESTRICTIVE):
         penalty += 0.5
     if ("lawsuit" in cues_title or "investigation" in cues_title) and not (title.actions & RESTRICTIVE):
-        penalty += 0.3
+        penalty += 0.5
+    if cues_title & {"proposal", "data_use"}:
+        penalty += 0.5  # a bill that would ban, a suspension of data use for training: not a block
+    if "pricing" in cues_title and "lift" in actions:
+        penalty += 0.6  # a paid tier launching somewhere is not a restriction lifted
     if actions <= {"restrict"} and "launch" in cues_title and not (title.actions & RESTRICTIVE):
         penalty += 0.2  # a launch story that mentions availability in passing
     return penalty

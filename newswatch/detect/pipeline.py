@@ -32,5 +32,5 @@ class Detector:
 
     def analyze(self, title: str, text: str) -> tuple[Detection, StoryKeys]:
         detection = self.classifier.classify(title, text)
-        keys = story_keys(normalize(f"{title}\n{text}"), detection.tags, detection.relevant)
+        keys = story_keys(normalize(f"{title}\n{text}"), detection)
         return detection, keys

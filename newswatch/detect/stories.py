@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 from datasketch import MinHash
 
-from ..models import Tags
+from ..models import Detection
 
 WINDOW = timedelta(days=4)
 NUM_PERM = 64
@@ -43,6 +43,7 @@ class StoryKeys:
     signature: bytes  # MinHash values, uint32 little-endian; empty for texts too short to sign
     services: tuple[str, ...]
     regions: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Candidate:
     signature: bytes
     services: tuple[str, ...]
     regions: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
 
 class StoryIndex(Protocol):
@@ -65,7 +67,8 @@ class StoryIndex(Protocol):
     def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None: ...
 
 
-def story_keys(normalized_text: str, tags: Tags, relevant: bool) -> StoryKeys:
+def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
+    tags = detection.tags
     tokens = _TOKEN_RE.findall(normalized_text)
     keys = ["f:" + hashlib.blake2b(" ".join(tokens).encode(), digest_size=12).hexdigest()]
     signature = b""
@@ -75,11 +78,11 @@ def story_keys(normalized_text: str, tags: Tags, relevant: bool) -> StoryKeys:
         for band in range(BANDS):
             chunk = values[band * ROWS : (band + 1) * ROWS].astype("<u4").tobytes()
             keys.append(f"b:{band}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
-    if relevant:
+    if detection.relevant:
         scope = "lift" if "lift" in tags.actions else "res"
         who = "+".join(tags.providers)  # the whole provider set: Azure OpenAI is not OpenAI's own API
         keys.extend(f"e:{who}:{r}:{scope}" for r in tags.regions)
-    return StoryKeys(tuple(keys), signature, tags.services, tags.regions)
+    return StoryKeys(tuple(keys), signature, tags.services, tags.regions, detection.places)
 
 
 # Fixed seed, scheme and hash function: signatures are stored, so every process must compute the same.
@@ -121,6 +124,8 @@ def _same_event(keys: StoryKeys, cand: Candidate) -> bool:
     so a round-up of five countries' bans does not swallow each country's own story."""
     if keys.services and cand.services and not set(keys.services) & set(cand.services):
         return False
+    if set(keys.places) != set(cand.places):  # Texas and the US Navy are both "US"
+        return False
     mine, theirs = set(keys.regions), set(cand.regions)
     return len(mine & theirs) * 2 >= len(mine | theirs)
 
@@ -153,5 +158,5 @@ class MemoryIndex:
     def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
         for key in keys.keys:
             self._by_key.setdefault(key, []).append(
-                Candidate(story_id, key, published, keys.signature, keys.services, keys.regions)
+                Candidate(story_id, key, published, keys.signature, keys.services, keys.regions, keys.places)
             )

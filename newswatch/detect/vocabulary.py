@@ -80,20 +80,34 @@ class Vocabulary:
         automaton.make_automaton()
         self._automaton = automaton
 
-    def scan(self, text: str) -> Iterator[Match]:
-        """Leftmost-longest matches of aliases in normalized ``text`` ("north korea" wins over "korea")."""
+    def scan(self, text: str) -> list[Match]:
+        """Leftmost-longest matches of aliases in normalized ``text`` ("north korea" wins over "korea").
+
+        Word boundaries are checked before choosing, so a rejected long candidate ("launches in" inside
+        "launches investigation") does not hide a valid one that overlaps it.
+        """
         if self._automaton is None:
             self.compile()
-        for end_index, (key, terms) in self._automaton.iter_long(text):
+        spans: list[tuple[int, int, bool, tuple[Term, ...]]] = []
+        for end_index, (key, terms) in self._automaton.iter(text):
             start, end = end_index - len(key) + 1, end_index + 1
             if is_word_char(key[0]) and start > 0 and is_word_char(text[start - 1]):
                 continue
-            if is_word_char(key[-1]) and end < len(text) and is_word_char(text[end]):
+            inflected = is_word_char(key[-1]) and end < len(text) and is_word_char(text[end])
+            if inflected:
                 end = _inflected_end(text, end)
                 if end < 0:
                     continue
-            for term in terms:
-                yield Match(start, end, term)
+            spans.append((start, end, inflected, terms))
+        # leftmost, then longest, then an exact alias before an inflected one ("bard" is not "bar"+"d")
+        spans.sort(key=lambda span: (span[0], span[0] - span[1], span[2]))
+        matches: list[Match] = []
+        taken = 0
+        for start, end, _, terms in spans:
+            if start >= taken:
+                matches.extend(Match(start, end, term) for term in terms)
+                taken = end
+        return matches
 
 
 def _inflected_end(text: str, end: int) -> int:
@@ -134,6 +148,11 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         vocab.service_providers[name] = tuple(sorted(providers))
         for alias in [name, *_aliases(entry, f"services.{name}")]:
             vocab.add(alias, Term("service", name))
+    for slug, entry in _entries(data, "places"):
+        region = entry.get("region", "")
+        for alias in _aliases(entry, f"places.{slug}"):
+            vocab.add(alias, Term("place", slug))
+            vocab.add(alias, Term("region", region))
     for code, entry in _entries(data, "regions"):
         if not (code == "EU" or (len(code) == 2 and code.isalpha() and code.isupper())):
             raise VocabularyError(f"vocabulary.regions.{code}: must be an ISO 3166-1 alpha-2 code or EU")

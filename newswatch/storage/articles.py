@@ -46,6 +46,7 @@ class SqlStoryIndex:
                 story_keys.c.published,
                 articles.c.signature,
                 articles.c.tags,
+                articles.c.places,
             )
             .join(articles, articles.c.id == story_keys.c.article_id)
             .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
@@ -59,6 +60,7 @@ class SqlStoryIndex:
                 r.signature or b"",
                 tuple((r.tags or {}).get("services", ())),
                 tuple((r.tags or {}).get("regions", ())),
+                tuple(r.places or ()),
             )
             for r in rows
         ]
@@ -101,6 +103,7 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                     score=detection.score,
                     tags=detection.tags.as_dict(),
                     watched=list(detection.watched),
+                    places=list(detection.places),
                 )
             ).inserted_primary_key[0]
             index = SqlStoryIndex(conn, article_id)

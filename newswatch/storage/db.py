@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 
 from . import schema
@@ -53,8 +53,8 @@ def migrate(engine: Engine) -> int:
             raise SchemaTooNew(
                 f"the store is at schema version {found}, this newswatch knows {LATEST}: upgrade it"
             )
-        if found == 0:
-            conn.execute(schema.schema_version.insert().values(version=0))
+        if conn.execute(select(func.count()).select_from(schema.schema_version)).scalar() == 0:
+            conn.execute(schema.schema_version.insert().values(version=0))  # one row, ever
     for version in range(found + 1, LATEST + 1):
         with engine.begin() as conn:
             MIGRATIONS[version](conn)

@@ -61,12 +61,25 @@ _COLUMNS = (
 )
 
 
-def due(engine: Engine, now: datetime, limit: int = 500) -> list[Delivery]:
+CONSOLE_KIND = "console"
+
+
+def _audience(console: bool):
+    """The console subscriber's rows (no bot token) or the Telegram chats' rows."""
+    return subscribers.c.kind == CONSOLE_KIND if console else subscribers.c.kind != CONSOLE_KIND
+
+
+def due(engine: Engine, now: datetime, limit: int = 500, *, console: bool = False) -> list[Delivery]:
     """Pending deliveries whose time has come, oldest first, for active subscribers."""
     query = (
         select(*_COLUMNS)
         .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
-        .where(outbox.c.status == PENDING, outbox.c.next_attempt <= now, subscribers.c.active.is_(True))
+        .where(
+            outbox.c.status == PENDING,
+            outbox.c.next_attempt <= now,
+            subscribers.c.active.is_(True),
+            _audience(console),
+        )
         .order_by(outbox.c.id)
         .limit(limit)
     )
@@ -74,7 +87,7 @@ def due(engine: Engine, now: datetime, limit: int = 500) -> list[Delivery]:
         return [Delivery(**r._mapping) for r in conn.execute(query)]
 
 
-def needing_edit(engine: Engine, limit: int = 200) -> list[Delivery]:
+def needing_edit(engine: Engine, limit: int = 200, *, console: bool = False) -> list[Delivery]:
     """Sent alerts whose story has been reported by more outlets since."""
     query = (
         select(*_COLUMNS)
@@ -85,6 +98,7 @@ def needing_edit(engine: Engine, limit: int = 200) -> list[Delivery]:
             outbox.c.message_id.is_not(None),
             outbox.c.rendered_count < stories.c.article_count,
             subscribers.c.active.is_(True),
+            _audience(console),
         )
         .order_by(outbox.c.id)
         .limit(limit)

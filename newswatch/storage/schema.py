@@ -84,6 +84,7 @@ articles = Table(
     Column("score", Float, nullable=False, default=0.0),
     Column("tags", JSON, nullable=False),
     Column("watched", JSON, nullable=False),
+    Column("places", JSON, nullable=False, default=list),
     Column("story_id", String(16), ForeignKey("stories.id"), index=True),
 )
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, select
 
-from .schema import subscribers, utcnow
+from .schema import outbox, subscribers, utcnow
 
 MAX_KEYWORDS = 50
 
@@ -22,7 +22,6 @@ class Subscriber:
     providers: tuple[str, ...] = ()  # empty: every provider
     keywords: tuple[str, ...] = ()
     inactive_reason: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 def _row(r) -> Subscriber:
@@ -87,12 +86,32 @@ def deactivate(engine: Engine, chat_id: int, reason: str) -> None:
 
 
 def migrate_chat(engine: Engine, old_chat_id: int, new_chat_id: int) -> None:
-    """A group became a supergroup: same subscriber, new chat id."""
+    """A group became a supergroup: same subscriber, new chat id. When the supergroup subscribed on
+    its own meanwhile, the old subscriber is retired and its pending alerts move to the new one."""
     with engine.begin() as conn:
-        if conn.execute(select(subscribers.c.id).where(subscribers.c.chat_id == new_chat_id)).first():
+        new_id = conn.execute(select(subscribers.c.id).where(subscribers.c.chat_id == new_chat_id)).scalar()
+        old_id = conn.execute(select(subscribers.c.id).where(subscribers.c.chat_id == old_chat_id)).scalar()
+        if new_id is not None and old_id is not None:
+            has_story = select(outbox.c.story_id).where(outbox.c.subscriber_id == new_id)
+            conn.execute(
+                outbox.update()
+                .where(
+                    and_(
+                        outbox.c.subscriber_id == old_id,
+                        outbox.c.status == "pending",
+                        outbox.c.story_id.not_in(has_story),
+                    )
+                )
+                .values(subscriber_id=new_id)
+            )
+            conn.execute(
+                outbox.update()
+                .where(and_(outbox.c.subscriber_id == old_id, outbox.c.status == "pending"))
+                .values(status="dropped", last_error=f"chat migrated to {new_chat_id}")
+            )
             conn.execute(
                 subscribers.update()
-                .where(subscribers.c.chat_id == old_chat_id)
+                .where(subscribers.c.id == old_id)
                 .values(active=False, inactive_reason=f"migrated to {new_chat_id}", updated=utcnow())
             )
         else:

@@ -22,6 +22,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
@@ -81,7 +82,10 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
             yield scrapy.Request(
-                source.url, callback=self.parse_index, errback=self.index_failed, dont_filter=True,
+                source.url,
+                callback=self.parse_index,
+                errback=self.index_failed,
+                dont_filter=True,
                 meta={"source": source.name, "conditional_get": source.name, "handle_httpstatus_list": [304]},
             )
 
@@ -117,13 +121,17 @@ class NewsSpider(scrapy.Spider):
             if lead.item is not None:
                 yield lead.item
             else:
-                yield scrapy.Request(lead.url, callback=self.parse_article, errback=self.article_failed,
-                                     meta={"source": name, "canonical": lead.canonical, "lead": lead.data})
+                yield scrapy.Request(
+                    lead.url,
+                    callback=self.parse_article,
+                    errback=self.article_failed,
+                    meta={"source": name, "canonical": lead.canonical, "lead": lead.data},
+                )
 
     def index_failed(self, failure: Failure) -> None:
         name = failure.request.meta["source"]
         self.polls[name].answered = True
-        self.polls[name].error = describe_failure(failure)
+        self.polls[name].error = describe_failure(failure, self.settings)
         self.logger.warning("%s: %s", name, self.polls[name].error)
 
     # --- articles ------------------------------------------------------------------------------------
@@ -142,17 +150,17 @@ class NewsSpider(scrapy.Spider):
 
     def article_failed(self, failure: Failure) -> None:
         name = failure.request.meta["source"]
-        reason = describe_failure(failure)
+        reason = describe_failure(failure, self.settings)
         self.polls[name].article_failures.append(reason)
         self.logger.warning("%s: article failed: %s", name, reason)
-
 
     def item_failed(self, item: Any, failure: Failure) -> None:
         """A pipeline raised (the store was unavailable...): like a failed download, the poll keeps no
         validators, so the next one sees the entry again instead of a 304."""
         if isinstance(item, ArticleItem) and item.source in self.polls:
             self.polls[item.source].article_failures.append(
-                f"cannot store {item.url}: {failure.getErrorMessage()}")
+                f"cannot store {item.url}: {failure.getErrorMessage()}"
+            )
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -160,17 +168,26 @@ def _header(response: Response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def describe_failure(failure: Failure) -> str:
+def describe_failure(failure: Failure, settings: BaseSettings | None = None) -> str:
     """One line an operator understands, for ``newswatch sources`` and the crawl summary."""
     request = getattr(failure, "request", None)
     url = request.url if request is not None else ""
     if failure.check(HttpError):
         response = failure.value.response
         return f"HTTP {response.status} from {response.url}"
-    if failure.check(TwistedTimeoutError) or "timeout" in type(failure.value).__name__.lower() \
-            or "took longer than" in str(failure.value):
-        return f"timed out fetching {url}"
-    if failure.check(DownloadCancelledError, CancelledError) and "max size" in str(failure.value):
-        return f"response larger than crawl.max_bytes from {url}"
+    if (
+        failure.check(TwistedTimeoutError)
+        or "timeout" in type(failure.value).__name__.lower()
+        or "took longer than" in str(failure.value)
+    ):
+        after = f" after {settings.getfloat('DOWNLOAD_TIMEOUT'):g} s" if settings else ""
+        return f"timed out{after} fetching {url}"
+    if failure.check(DownloadCancelledError, CancelledError):
+        # Scrapy cancels a download in a crawl for one reason: the body outgrew DOWNLOAD_MAXSIZE, either
+        # by its Content-Length ("... larger than download max size") or while streaming (no message).
+        message = str(failure.value)
+        if not message.strip() or "max size" in message:
+            limit = f" ({settings.getint('DOWNLOAD_MAXSIZE')} bytes)" if settings else ""
+            return f"response larger than crawl.max_bytes{limit} from {url}"
     message = str(failure.value).strip() or type(failure.value).__name__
     return f"{message} ({url})" if url and url not in message else message

@@ -36,12 +36,24 @@ class FeedReader(Reader):
             body = html_to_text(entry.content_html or entry.summary_html)
             return self._item(response.url, canonical, entry, body)
         return ArticleItem(
-            source=self.source.name, url=response.url, canonical=canonical,
-            title=entry.title or extracted.title, body=extracted.body,
-            published=entry.published or extracted.published, author=extracted.author,
-            image=extracted.image, lang=self.source.lang,
+            source=self.source.name,
+            url=response.url,
+            canonical=canonical,
+            title=entry.title or extracted.title,
+            body=extracted.body,
+            published=entry.published or extracted.published,
+            author=extracted.author,
+            image=extracted.image,
+            lang=self.source.lang,
         )
 
     def _item(self, url: str, canonical: str, entry: feeds.FeedEntry, body: str) -> ArticleItem:
-        return ArticleItem(source=self.source.name, url=url, canonical=canonical, title=entry.title,
-                           body=body, published=entry.published, lang=self.source.lang)
+        return ArticleItem(
+            source=self.source.name,
+            url=url,
+            canonical=canonical,
+            title=entry.title,
+            body=body,
+            published=entry.published,
+            lang=self.source.lang,
+        )

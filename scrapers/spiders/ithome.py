@@ -39,7 +39,13 @@ class IthomeReader(Reader):
         page = ithome.parse_article(Selector(text=response.text))
         canonical = ithome_canonical(page.news_id) if page.news_id else response.meta["canonical"]
         return ArticleItem(
-            source=self.source.name, url=response.url, canonical=canonical, title=page.title,
-            body=page.body, published=page.published, author=page.author, image=page.image,
+            source=self.source.name,
+            url=response.url,
+            canonical=canonical,
+            title=page.title,
+            body=page.body,
+            published=page.published,
+            author=page.author,
+            image=page.image,
             lang=self.source.lang or "zh",
         )

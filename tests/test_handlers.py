@@ -1,0 +1,386 @@
+"""Subscribers talk to the bot: commands, menus and junk get short, valid, helpful answers.
+
+The service's real bot (``Service.start_bot``: python-telegram-bot's Application, long polling,
+setMyCommands) runs against the fake Bot API; the tests act as users with ``send_text`` and
+``press_button`` and read what the bot answered. Every answer passed the fake's copy of Telegram's
+HTML parser and length check, or it would not have been delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.handlers import COMMANDS
+from newswatch.config import Config, SourceConfig, TelegramConfig
+from newswatch.service import Service
+from newswatch.storage import sources as source_store
+from newswatch.storage import subscribers
+from newswatch.storage.subscribers import MAX_KEYWORDS
+from tests.fixtures.botapi import FakeBotAPI, utf16_len
+
+ADMIN = 11  # the bot's admin (config telegram.admins)
+ANN, BOB = 21, 22  # users in private chats
+GROUP, GROUP_ADMIN, MEMBER = -100, 31, 32
+
+
+class RunningBot:
+    """The service's bot, started as ``newswatch run`` starts it, on its own event loop thread."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="bot-loop")
+
+    def call(self, coroutine, timeout: float = 20):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def __enter__(self) -> RunningBot:
+        self.thread.start()
+        self.service = Service(self.config)
+        self.call(self.service.start_bot())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call(self.service._stop_bot())
+        finally:
+            self.service.engine.dispose()
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+            self.loop.close()
+
+
+@pytest.fixture
+def config(store: Engine, botapi: FakeBotAPI, tmp_path: Path) -> Config:
+    return Config(
+        path=tmp_path / "config.toml",
+        storage_url=store.url.render_as_string(hide_password=False),
+        sources=(
+            SourceConfig("ithome", "ithome", "https://www.ithome.com/rss/"),
+            SourceConfig("36kr", "rss", "https://36kr.com/feed", enabled=False),
+        ),
+        telegram=TelegramConfig(token=botapi.token, api_base_url=botapi.base_url, admins=(ADMIN,)),
+    )
+
+
+@pytest.fixture
+def bot(botapi: FakeBotAPI, config: Config) -> Iterator[RunningBot]:
+    for user in (ADMIN, ANN, BOB):
+        botapi.add_private_chat(user, f"user{user}")
+    botapi.add_group(GROUP, "Newsroom", admins=[GROUP_ADMIN], members=[MEMBER])
+    with RunningBot(config) as running:
+        yield running
+
+
+def ask(api: FakeBotAPI, chat: int, text: str, expect: str, user: int | None = None) -> str:
+    """Send ``text`` as a user and return the bot's answer, which must contain ``expect``."""
+    before = len(api.messages(chat))
+    api.send_text(chat, text, user_id=user)
+    assert api.wait_for(lambda a: len(a.messages(chat)) > before, timeout=10), f"no answer to {text!r}"
+    answer = api.messages(chat)[before]["text"]
+    assert expect in answer, f"{text!r} -> {answer!r}"
+    return answer
+
+
+def ask_each(api: FakeBotAPI, texts: list[str], subscribe=None) -> list[str]:
+    """Each text from its own new private chat, all at once; the first answer in each chat."""
+    chats = [9000 + i for i in range(len(texts))]
+    for chat in chats:
+        api.add_private_chat(chat)
+        if subscribe:
+            subscribe(chat)
+    for chat, text in zip(chats, texts, strict=True):
+        api.send_text(chat, text)
+    assert api.wait_for(lambda a: all(a.messages(c) for c in chats), timeout=15)
+    return [api.messages(chat)[0]["text"] for chat in chats]
+
+
+def last(api: FakeBotAPI, chat: int) -> dict:
+    return api.messages(chat)[-1]
+
+
+# ------------------------------------------------------------------------------ subscribing
+
+
+def test_the_commands_are_registered_with_telegram(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    assert [c["command"] for c in botapi.commands] == [c.command for c in COMMANDS]
+    assert {"start", "stop", "help", "regions", "providers", "watch", "unwatch", "keywords", "latest"} <= {
+        c["command"] for c in botapi.commands
+    }
+
+
+def test_start_in_a_private_chat_subscribes_and_explains_what_will_come(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    answer = ask(botapi, ANN, "/start", "Subscribed.")
+    assert "blocked, banned, suspended" in answer and "/regions" in answer
+    assert subscribers.get(store, ANN).active
+
+    ask(botapi, ANN, "/start", "You are already subscribed.")
+
+
+def test_stop_unsubscribes_and_start_brings_back_the_same_choices(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    ask(botapi, ANN, "/start", "Subscribed.")
+    subscribers.update_choices(store, ANN, regions=["CN"])
+
+    ask(botapi, ANN, "/stop", "Unsubscribed")
+    assert not subscribers.get(store, ANN).active
+    ask(botapi, ANN, "/start", "Subscribed.")
+    assert subscribers.get(store, ANN).regions == ("CN",)
+
+
+def test_in_a_group_only_an_admin_may_subscribe_it(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    ask(botapi, GROUP, "/start", "Only an admin", user=MEMBER)
+    assert subscribers.get(store, GROUP) is None
+
+    ask(botapi, GROUP, "/start@newswatch_test_bot", "Subscribed.", user=GROUP_ADMIN)
+    group = subscribers.get(store, GROUP)
+    assert group.active and group.kind == "group" and group.title == "Newsroom"
+
+    ask(botapi, GROUP, "/stop", "Only an admin", user=MEMBER)
+    assert subscribers.get(store, GROUP).active
+
+
+def test_commands_before_start_ask_to_subscribe_first(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    ask(botapi, BOB, "/regions", "Send /start first")
+    ask(botapi, ADMIN, "/watch openai", "Send /start first")
+
+
+# --------------------------------------------------------------------------- choosing what to get
+
+
+@pytest.mark.parametrize(
+    "command, code, label, field",
+    [("/regions", "CN", "🇨🇳 China", "regions"), ("/providers", "openai", "OpenAI", "providers")],
+)
+def test_the_menus_toggle_choices_and_keep_them(
+    bot: RunningBot,
+    botapi: FakeBotAPI,
+    store: Engine,
+    command: str,
+    code: str,
+    label: str,
+    field: str,
+    subscribe,
+) -> None:
+    kind = "reg" if field == "regions" else "prov"
+    subscribe(ANN)
+    ask(botapi, ANN, command, f"Alerts for {field}: all. Tap to change.")
+    menu = last(botapi, ANN)
+
+    botapi.press_button(ANN, menu["message_id"], f"{kind}:{code}")
+    assert botapi.wait_for(lambda a: label in a.messages(ANN)[-1]["text"], timeout=10)
+    assert getattr(subscribers.get(store, ANN), field) == (code,)
+    buttons = [b for row in last(botapi, ANN)["reply_markup"]["inline_keyboard"] for b in row]
+    assert f"✅ {label}" in [b["text"] for b in buttons]
+
+    botapi.press_button(ANN, menu["message_id"], f"{kind}:done")
+    assert botapi.wait_for(lambda a: a.messages(ANN)[-1]["reply_markup"] is None, timeout=10)
+    assert last(botapi, ANN)["text"] == f"Alerts for {field}: {label}."
+    assert getattr(subscribers.get(store, ANN), field) == (code,)
+    assert len(botapi.callback_answers) == 2  # every press answered: no spinning button
+
+
+def test_pressing_all_when_all_is_chosen_is_answered_without_an_error(
+    bot: RunningBot, botapi: FakeBotAPI, subscribe
+) -> None:
+    subscribe(ANN)
+    ask(botapi, ANN, "/regions", "Tap to change")
+    menu = last(botapi, ANN)
+
+    botapi.press_button(ANN, menu["message_id"], "reg:*")
+    botapi.press_button(ANN, menu["message_id"], "reg:*")
+
+    assert botapi.wait_for(lambda a: len(a.callback_answers) == 2, timeout=10)
+    ask(botapi, ANN, "/help", "/start")  # processed after both presses
+    assert botapi.errors == []  # no "message is not modified" from a pointless edit
+
+
+def test_a_stale_or_forged_button_is_refused_politely(
+    bot: RunningBot, botapi: FakeBotAPI, store, subscribe
+) -> None:
+    subscribe(ANN)
+    ask(botapi, ANN, "/regions", "Tap to change")
+    menu = last(botapi, ANN)
+
+    botapi.press_button(ANN, menu["message_id"], "reg:XX", force=True)
+    botapi.press_button(ANN, menu["message_id"], "nonsense", force=True)
+
+    assert botapi.wait_for(lambda a: len(a.callback_answers) == 2, timeout=10)
+    assert [a["text"] for a in botapi.callback_answers] == [
+        "Unknown choice.",
+        "This button is no longer valid.",
+    ]
+    assert subscribers.get(store, ANN).regions == ()
+
+
+def test_a_group_member_cannot_change_the_groups_menu(
+    bot: RunningBot, botapi: FakeBotAPI, store, subscribe
+) -> None:
+    subscribe(GROUP)
+    ask(botapi, GROUP, "/providers", "Tap to change", user=GROUP_ADMIN)
+    menu = last(botapi, GROUP)
+
+    botapi.press_button(GROUP, menu["message_id"], "prov:google", user_id=MEMBER)
+
+    assert botapi.wait_for(lambda a: len(a.callback_answers) == 1, timeout=10)
+    assert subscribers.get(store, GROUP).providers == ()
+
+
+def test_watch_unwatch_and_keywords(bot: RunningBot, botapi: FakeBotAPI, store: Engine, subscribe) -> None:
+    subscribe(ANN)
+    ask(botapi, ANN, "/keywords", "No keywords")
+    ask(botapi, ANN, "/watch Azure OpenAI", "Watching “azure openai”")
+    ask(botapi, ANN, "/watch ＯｐｅｎＡＩ", "Watching “openai”")  # full-width: stored normalized
+    ask(botapi, ANN, "/watch 封號", "Watching “封号”")  # Traditional: stored Simplified
+    ask(botapi, ANN, "/watch openai", "Already watching")
+    assert subscribers.get(store, ANN).keywords == ("azure openai", "openai", "封号")
+
+    listing = ask(botapi, ANN, "/keywords", "Your keywords")
+    assert listing.split("\n")[1:] == ["• azure openai", "• openai", "• 封号"]
+    ask(botapi, ANN, "/unwatch OPENAI", "No longer watching “openai”")
+    assert subscribers.get(store, ANN).keywords == ("azure openai", "封号")
+
+
+JUNK_KEYWORDS = [
+    ("/watch", "Usage: /watch KEYWORD"),
+    ("/watch    ", "Usage: /watch KEYWORD"),
+    ("/watch " + "长" * 1000, "Not added: a keyword can be at most 100 characters."),
+    ("/watch <b>", "Not added: a keyword needs at least one letter or character."),
+    ("/watch <b>bold</b> & <i>", "Watching “bold &”"),
+    ("/unwatch", "Usage: /unwatch KEYWORD"),
+    ("/unwatch <script>", "Usage: /unwatch KEYWORD"),
+    ("/unwatch " + "x" * 1000, "Usage: /unwatch KEYWORD"),
+]
+
+
+def test_junk_keywords_get_a_short_helpful_answer(bot: RunningBot, botapi: FakeBotAPI, subscribe) -> None:
+    answers = ask_each(botapi, [text for text, _ in JUNK_KEYWORDS], subscribe)
+    for (text, expect), answer in zip(JUNK_KEYWORDS, answers, strict=True):
+        assert expect in answer, f"{text[:30]!r} -> {answer!r}"
+        assert len(answer) < 200
+
+
+def test_a_subscriber_cannot_watch_more_than_the_maximum(
+    bot: RunningBot, botapi: FakeBotAPI, store, subscribe
+) -> None:
+    subscribe(ANN)
+    subscribers.update_choices(store, ANN, keywords=[f"kw{i}" for i in range(MAX_KEYWORDS)])
+    ask(botapi, ANN, "/watch one more", f"at most {MAX_KEYWORDS} keywords")
+    assert len(subscribers.get(store, ANN).keywords) == MAX_KEYWORDS
+
+
+# ---------------------------------------------------------------------------------- /latest
+
+
+def test_latest_with_a_junk_count_explains_the_usage(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    junk = ["abc", "0", "21", "999", "-1", "²", "1.5", "<b>3</b>", "9" * 1000]
+    answers = ask_each(botapi, [f"/latest {arg}" for arg in junk])
+    assert answers == ["Usage: /latest [N] — N from 1 to 20."] * len(junk)
+
+
+def test_latest_lists_the_last_alerts_newest_first(
+    bot: RunningBot, botapi: FakeBotAPI, add_story: Callable[..., str]
+) -> None:
+    ask(botapi, ANN, "/latest", "No alerts yet.")
+    for i in range(3):
+        add_story(f"OpenAI <停止> 服务 {i}")
+        time.sleep(0.01)
+
+    answer = ask(botapi, ANN, "/latest 2", "OpenAI <停止> 服务 2")
+    assert answer.count("•") == 2 and "服务 0" not in answer
+    assert answer.index("服务 2") < answer.index("服务 1")
+
+
+def test_latest_20_with_long_titles_fits_in_one_message(
+    bot: RunningBot, botapi: FakeBotAPI, add_story: Callable[..., str]
+) -> None:
+    for i in range(25):
+        add_story(f"{i} " + "很长的标题😀" * 100, source="s" * 60)
+
+    answer = ask(botapi, ANN, "/latest 20", "很长的标题")
+    assert utf16_len(answer) <= 4096
+    shown = answer.count("• ")
+    assert 5 <= shown < 20 and answer.endswith(f"… and {20 - shown} more")
+
+
+# ---------------------------------------------------------------------------------- /status
+
+
+def test_status_is_only_for_the_bots_admins(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    ask(botapi, ANN, "/status", "/status is for the bot's admins.")
+    ask(botapi, GROUP, "/status", "/status is for the bot's admins.", user=GROUP_ADMIN)
+
+    answer = ask(botapi, ADMIN, "/status", "Sources")
+    assert "• ithome: never polled" in answer and "• 36kr: disabled" in answer
+    assert "Outbox: 0 pending, 0 sent, 0 dropped" in answer
+    assert "Subscribers: 0 active" in answer
+
+
+def test_status_with_many_failing_sources_still_fits_in_one_message(
+    botapi: FakeBotAPI, config: Config, store: Engine
+) -> None:
+    sources = tuple(SourceConfig(f"source-{i:02d}", "rss", f"https://s{i}.example/feed") for i in range(60))
+    for source in sources:
+        source_store.record_failure(store, source.name, "<html> timeout & connection refused " * 10)
+    botapi.add_private_chat(ADMIN)
+    with RunningBot(replace(config, sources=sources)):
+        answer = ask(botapi, ADMIN, "/status", "Sources")
+    assert utf16_len(answer) <= 4096
+    assert "<html> timeout & connection refused" in answer
+
+
+# ------------------------------------------------------------------------------------ junk
+
+
+def test_unknown_commands_and_plain_text_get_a_short_helpful_answer(
+    bot: RunningBot, botapi: FakeBotAPI
+) -> None:
+    cases = [
+        ("/foo", "I don't know /foo. Try /help."),
+        ("/foo <b>bold</b> & more", "I don't know /foo. Try /help."),
+        ("/" + "x" * 60, f"I don't know /{'x' * 39}. Try /help."),
+        ("hello", "I only understand commands. Try /help."),
+        ("<b>not a command</b> &", "I only understand commands. Try /help."),
+        ("你好，机器人", "I only understand commands. Try /help."),
+    ]
+    assert ask_each(botapi, [text for text, _ in cases]) == [answer for _, answer in cases]
+
+
+def test_in_a_group_the_bot_ignores_chatter_and_other_bots_commands(
+    bot: RunningBot, botapi: FakeBotAPI
+) -> None:
+    botapi.send_text(GROUP, "hello everyone", user_id=MEMBER)
+    botapi.send_text(GROUP, "/start@some_other_bot", user_id=MEMBER)
+    ask(botapi, GROUP, "/help", "I send an alert", user=MEMBER)  # the first answer is to /help
+    time.sleep(0.5)
+    assert len(botapi.messages(GROUP)) == 1
+
+
+def test_help(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    answer = ask(botapi, ANN, "/help", "/watch KEYWORD")
+    assert "/latest [N]" in answer
+
+
+def test_a_user_sending_many_commands_does_not_hold_up_everyone_else(
+    bot: RunningBot, botapi: FakeBotAPI
+) -> None:
+    for _ in range(6):
+        botapi.send_text(ANN, "/help")  # Ann's answers must be a second apart: six seconds
+    started = time.monotonic()
+    ask(botapi, BOB, "/help", "/start")
+    assert time.monotonic() - started < 2.0
+    assert botapi.wait_for(lambda a: len(a.messages(ANN)) == 6, timeout=15)
+    assert botapi.too_many_requests == 0
