@@ -76,7 +76,7 @@ class Delivery:
         self.stopping = False
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
-        self._stories: dict[str, Story] = {}
+        self._stories: dict[str, tuple[Story, str] | None] = {}  # story and its alert, per run
 
     # --- fan-out -------------------------------------------------------------------------------
 
@@ -134,6 +134,7 @@ class Delivery:
                     or not self.pacer.chat_ready(row.chat_id)
                 ):
                     continue
+                alert = await self._alert(row.story_id)  # before the slot: the send follows it at once
                 await limit.acquire()
                 await self.pacer.slot(row.chat_id)
                 if self.stopping:
@@ -141,7 +142,7 @@ class Delivery:
                     break
                 started.add(row.chat_id)
                 self._in_flight.add(row.chat_id)
-                task = asyncio.create_task(self._deliver(row))
+                task = asyncio.create_task(self._deliver(row, alert))
                 tasks.add(task)
                 task.add_done_callback(
                     lambda t, chat=row.chat_id: (
@@ -158,21 +159,20 @@ class Delivery:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _story(self, story_id: str) -> Story | None:
+    async def _alert(self, story_id: str) -> tuple[Story, str] | None:
+        """The story and its rendered alert, read once per run."""
         if story_id not in self._stories:
-            story = story_store.get(self.engine, story_id)
-            if story is None:
-                return None
-            self._stories[story_id] = story
+            story = await asyncio.to_thread(story_store.get, self.engine, story_id)
+            self._stories[story_id] = (story, render_alert(story)) if story else None
         return self._stories[story_id]
 
-    async def _deliver(self, row: outbox.Delivery) -> None:
-        story = await asyncio.to_thread(self._story, row.story_id)
-        if story is None:
+    async def _deliver(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
+        if alert is None:
             await asyncio.to_thread(outbox.drop, self.engine, row.id, "story not found")
             return
+        story, text = alert
         try:
-            message_id = await self.sender.send(row.chat_id, render_alert(story))
+            message_id = await self.sender.send(row.chat_id, text)
         except TelegramError as error:
             await asyncio.to_thread(self._failed, row, error)
             return
@@ -214,12 +214,13 @@ class Delivery:
         for row in rows:
             if self.stopping:
                 return
-            story = await asyncio.to_thread(self._story, row.story_id)
-            if story is None or row.message_id is None:
+            alert = await self._alert(row.story_id)
+            if alert is None or row.message_id is None:
                 continue
+            story, text = alert
             await self.pacer.slot(row.chat_id)
             try:
-                await self.sender.edit(row.chat_id, row.message_id, render_alert(story))
+                await self.sender.edit(row.chat_id, row.message_id, text)
             except RetryAfter as error:
                 self.pacer.pause(retry_seconds(error))
                 return

@@ -37,7 +37,8 @@ def parse_article(sel: Selector) -> IthomeArticle:
             paragraphs.append(text)
     image = ""
     for img in sel.css("#paragraph img, .post_content img, .news-content img"):
-        image = img.attrib.get("data-original") or img.attrib.get("src") or ""
+        src = img.attrib.get("src") or ""
+        image = img.attrib.get("data-original") or ("" if _is_placeholder(src) else src)
         if image:
             break
     if image.startswith("//"):
@@ -46,13 +47,21 @@ def parse_article(sel: Selector) -> IthomeArticle:
     return IthomeArticle(
         title=title,
         body=clean_text("\n".join(dict.fromkeys(paragraphs))),
-        published=parse_time(sel.css("#pubtime_baidu::text").get(), assume=BEIJING),
-        author=clean_line(sel.css("#author_baidu strong::text").get()),
+        # desktop page, else the mobile one (m.ithome.com/html/xxx.htm): Beijing time, no zone given
+        published=parse_time(
+            sel.css("#pubtime_baidu::text").get() or sel.css(".news-time::text").get(), assume=BEIJING
+        ),
+        author=clean_line(sel.css("#author_baidu strong::text").get() or sel.css(".news-author::text").get()),
         source=clean_line(sel.css("#source_baidu a::text").get()),
         editor=clean_line(sel.css("#editor_baidu strong::text").get()),
         image=image,
         news_id=int(nid) if nid and nid.isdigit() else None,
     )
+
+
+def _is_placeholder(src: str) -> bool:
+    """The lazy-loading stand-in a page shows until its script swaps in ``data-original``."""
+    return not src or src.startswith("data:") or "placeholder" in src
 
 
 def is_promotion(url: str, title: str) -> bool:

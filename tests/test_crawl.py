@@ -408,6 +408,18 @@ def test_ithome_list_and_tag_pages_give_article_links_without_promotions(site):
     assert links(f"/tag/{quote(brand)}") == [a.link for a in articles if brand in a.tags and not a.promo]
 
 
+def test_ithome_mobile_pages_parse_like_desktop_ones(site):
+    article = site.add_ithome_article(
+        "小米澎湃 OS 新版推送", ["第一段。", "第二段。"], published=LATE_EVENING_UTC, author="远洋"
+    )
+    with urllib.request.urlopen(article.mobile_url, timeout=10) as response:
+        page = ithome.parse_article(Selector(text=response.read().decode()))
+
+    assert (page.title, page.author) == ("小米澎湃 OS 新版推送", "远洋")
+    assert page.body == "\n".join(article.paragraphs)
+    assert page.published == LATE_EVENING_UTC.replace(second=0)  # the mobile page shows minutes only
+
+
 def test_an_unknown_source_name_is_one_line_and_exit_2(tmp_path, capsys):
     config = write(
         tmp_path / "config.toml",

@@ -75,7 +75,10 @@ class _ArrivalContext:
         if sentence.actions & RESTRICTIVE:  # "launches in China without Apple Intelligence"
             return "withheld" in sentence.cues
         return bool(
-            self.withheld or self.title_arrival or self.title_lift or sentence.regions & self.restricted_regions
+            self.withheld
+            or self.title_arrival
+            or self.title_lift
+            or sentence.regions & self.restricted_regions
         )
 
 

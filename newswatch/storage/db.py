@@ -68,6 +68,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bot) never block the writer (a crawl)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: the story-key index stays in memory
+    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 
