@@ -1,7 +1,8 @@
 """The crawl side: Scrapy spiders and feed reading, from a source to a stored, tagged article.
 
-Stages, one module each: ``spiders`` (fetch and parse), ``feeds`` (feed bytes -> entries),
-``ithome`` (ITHome page parsing), ``extract`` (article text from any page), ``normalize`` (URLs,
-language, text, time), ``middlewares`` (conditional GET, skipping known articles, retry backoff),
-``pipelines`` (normalize -> detect -> store), ``runner`` (running crawls for the CLI and the service).
+Stages, one module each: ``spiders`` (one spider per crawl, polling every source of it: fetch, skip
+stored articles, parse), ``feeds`` (feed bytes -> entries), ``ithome`` (ITHome page parsing),
+``extract`` (article text from any page), ``normalize`` (URLs, language, text, time), ``middlewares``
+(conditional GET, retry backoff), ``pipelines`` (normalize -> detect -> store, then each source's
+state), ``runner`` (running a crawl for the CLI; the service runs the CLI in a subprocess).
 """

@@ -36,3 +36,12 @@ class PollOutcome:
     etag: str | None = None
     last_modified: str | None = None
     article_failures: list[str] = field(default_factory=list)
+    expected: int = 0  # articles the index led to (new ones only)
+    settled: int = (
+        0  # of those, the ones stored, dropped or failed; fewer at the end = the crawl was cut short
+    )
+
+    @property
+    def complete(self) -> bool:
+        """Every article of the poll was dealt with: its validators can be kept."""
+        return not self.article_failures and self.settled >= self.expected

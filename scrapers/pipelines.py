@@ -75,8 +75,8 @@ class StorePipeline(_Stage):
 class SourceStatePipeline(_Stage):
     """At the end of a poll, record it on each source: validators on success, the reason on failure.
 
-    New validators are kept only when every article of the poll was fetched: otherwise the next
-    poll would get a 304 and never retry the article that failed.
+    New validators are kept only when every article of the poll was dealt with: otherwise the next
+    poll would get a 304 and never retry the article that failed, or that a stopped crawl never got to.
     """
 
     def close_spider(self) -> None:
@@ -87,7 +87,7 @@ class SourceStatePipeline(_Stage):
                 sources.record_failure(self.engine, name, outcome.error)
             elif outcome.not_modified:
                 sources.record_success(self.engine, name, None, None, keep_validators=True)
-            elif outcome.article_failures:
-                sources.record_success(self.engine, name, None, None)
-            else:
+            elif outcome.complete:
                 sources.record_success(self.engine, name, outcome.etag, outcome.last_modified)
+            else:  # some article failed or never finished: no validators, so the next poll sees it again
+                sources.record_success(self.engine, name, None, None)

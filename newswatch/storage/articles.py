@@ -50,6 +50,7 @@ class SqlStoryIndex:
             )
             .join(articles, articles.c.id == story_keys.c.article_id)
             .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
+            .order_by(story_keys.c.published)  # the earliest story wins: keep it within the cap
             .limit(200)
         )
         return [

@@ -76,7 +76,10 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.item_done, signal=signals.item_scraped)
+        crawler.signals.connect(spider.item_done, signal=signals.item_dropped)
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -118,6 +121,7 @@ class NewsSpider(scrapy.Spider):
             if lead.canonical in known or lead.canonical in seen:
                 continue
             seen.add(lead.canonical)
+            poll.expected += 1
             if lead.item is not None:
                 yield lead.item
             else:
@@ -134,33 +138,45 @@ class NewsSpider(scrapy.Spider):
         self.polls[name].error = describe_failure(failure, self.settings)
         self.logger.warning("%s: %s", name, self.polls[name].error)
 
-    # --- articles ------------------------------------------------------------------------------------
+    # --- articles: each one the index led to ends in exactly one of the handlers below -----------------
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem]:
         name = response.meta["source"]
         try:
             item = self.readers[name].article(response, response.meta.get("lead"))
         except Exception as exc:  # counted like a failed download, so the next poll tries again
-            reason = f"cannot read {response.url}: {type(exc).__name__}: {exc}"
-            self.polls[name].article_failures.append(reason)
-            self.logger.exception("%s: article failed: %s", name, reason)
+            self._article_failed(name, f"cannot read {response.url}: {type(exc).__name__}: {exc}")
+            self.logger.exception("%s: article failed", name)
             return
-        if item is not None:
-            yield item
+        if item is None:
+            self.polls[name].settled += 1
+            return
+        yield item  # settled when the pipelines are done with it: item_done / item_failed
 
     def article_failed(self, failure: Failure) -> None:
-        name = failure.request.meta["source"]
-        reason = describe_failure(failure, self.settings)
-        self.polls[name].article_failures.append(reason)
-        self.logger.warning("%s: article failed: %s", name, reason)
+        self._article_failed(failure.request.meta["source"], describe_failure(failure, self.settings))
+
+    def item_done(self, item: Any) -> None:
+        """Stored, already known, or dropped (no title): nothing to retry."""
+        if isinstance(item, ArticleItem) and item.source in self.polls:
+            self.polls[item.source].settled += 1
 
     def item_failed(self, item: Any, failure: Failure) -> None:
-        """A pipeline raised (the store was unavailable...): like a failed download, the poll keeps no
-        validators, so the next one sees the entry again instead of a 304."""
+        """A pipeline raised (the store was unavailable...): retried on the next poll."""
         if isinstance(item, ArticleItem) and item.source in self.polls:
-            self.polls[item.source].article_failures.append(
-                f"cannot store {item.url}: {failure.getErrorMessage()}"
-            )
+            self._article_failed(item.source, f"cannot store {item.url}: {failure.getErrorMessage()}")
+
+    def request_dropped(self, request: scrapy.Request) -> None:
+        """The scheduler refused a request: a page another source of this crawl already asked for."""
+        name = request.meta.get("source")
+        if name in self.polls and "canonical" in request.meta:
+            self.polls[name].settled += 1
+
+    def _article_failed(self, name: str, reason: str) -> None:
+        poll = self.polls[name]
+        poll.settled += 1
+        poll.article_failures.append(reason)
+        self.logger.warning("%s: article failed: %s", name, reason)
 
 
 def _header(response: Response, name: bytes) -> str | None:
