@@ -45,8 +45,9 @@ def enqueue(engine: Engine, story_id: str, subscriber_ids: Iterable[int]) -> int
     if not rows:
         return 0
     with engine.begin() as conn:
-        result = conn.execute(_insert_ignore(engine).on_conflict_do_nothing(), rows)
-    return max(result.rowcount, 0)
+        # RETURNING counts what was inserted: an executemany's rowcount is -1 with psycopg
+        inserted = conn.execute(_insert_ignore(engine).on_conflict_do_nothing().returning(outbox.c.id), rows)
+        return len(inserted.all())
 
 
 _COLUMNS = (
