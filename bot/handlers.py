@@ -133,7 +133,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context):
         return
-    await _db(subscribers.deactivate, _engine(context), update.effective_chat.id, "unsubscribed with /stop")
+    engine, chat_id = _engine(context), update.effective_chat.id
+    await _db(subscribers.deactivate, engine, chat_id, "unsubscribed with /stop")
+    if sub := await _db(subscribers.get, engine, chat_id):  # no stale alerts on coming back
+        await _db(outbox.drop_for_subscriber, engine, sub.id, "unsubscribed with /stop")
     await reply(
         update, context, "Unsubscribed: no more alerts. Send /start to come back; your choices are kept."
     )
@@ -311,6 +314,13 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if at and bot_name.lower() != (context.bot.username or "").lower():
         return  # "/start@other_bot" in a group is for the other bot
     await reply(update, context, f"I don't know {esc(command[:40])}. Try /help.")
+
+
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: follow it now rather than on the next alert's 400."""
+    new_chat_id = update.effective_message.migrate_to_chat_id
+    if new_chat_id:
+        await _db(subscribers.migrate_chat, _engine(context), update.effective_chat.id, new_chat_id)
 
 
 async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,6 +12,7 @@ from telegram.constants import ParseMode
 
 CONSOLE_CHAT_ID = 0
 _TAGS = re.compile(r"<[^>]+>")
+_LINKS = re.compile(r'<a href="([^"]*)">(.*?)</a>')
 
 
 class Sender(Protocol):
@@ -52,7 +53,7 @@ class ConsoleSender:
         self.stream = stream or sys.stdout
 
     async def send(self, chat_id: int, text: str) -> int | None:
-        plain = unescape(_TAGS.sub("", text))
+        plain = unescape(_TAGS.sub("", _LINKS.sub(r"\2 (\1)", text)))  # a terminal shows the URL
         print(f"\n=== ALERT ===\n{plain}\n", file=self.stream, flush=True)
         return None
 

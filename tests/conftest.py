@@ -101,6 +101,7 @@ def newswatch() -> Callable[..., subprocess.CompletedProcess[str]]:
 # story assignment into the store, as a crawl stores it), ``subscribe`` (a subscriber with choices),
 # ``arrivals`` (when each request reached the fake server).
 
+import asyncio  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -108,12 +109,17 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 from sqlalchemy import Engine  # noqa: E402
+from telegram import Bot  # noqa: E402
+from telegram.request import HTTPXRequest  # noqa: E402
 
-from bot.delivery import ALERTS_SINCE  # noqa: E402
-from newswatch.config import Config  # noqa: E402
+from bot.delivery import ALERTS_SINCE, Delivery  # noqa: E402
+from bot.pacing import Pacer  # noqa: E402
+from bot.senders import TelegramSender  # noqa: E402
+from newswatch.config import AlertsConfig, Config  # noqa: E402
 from newswatch.detect.pipeline import Detector  # noqa: E402
 from newswatch.models import Article  # noqa: E402
-from newswatch.storage import articles, connect, subscribers  # noqa: E402
+from newswatch.storage import articles, connect, outbox, subscribers  # noqa: E402
+from newswatch.storage import schema as tables  # noqa: E402
 from newswatch.storage import stories as story_store  # noqa: E402
 from newswatch.storage.subscribers import Subscriber  # noqa: E402
 from tests.fixtures.botapi import FakeBotAPI  # noqa: E402
@@ -244,8 +250,6 @@ def arrivals(botapi: FakeBotAPI) -> Iterator[Arrivals]:
 def add_story(store: Engine) -> Callable[..., str]:
     """``add_story(title, **columns) -> story id``: a story row as the crawler leaves it (on-topic,
     China, OpenAI, just created), written directly, for tests that need many distinct stories."""
-    from newswatch.storage import schema
-
     counter = iter(range(1, 1_000_000))
 
     def add_story(title: str, **columns: Any) -> str:
@@ -272,7 +276,7 @@ def add_story(store: Engine) -> Callable[..., str]:
             **columns,
         }
         with store.begin() as conn:
-            conn.execute(schema.stories.insert().values(**row))
+            conn.execute(tables.stories.insert().values(**row))
         return row["id"]
 
     return add_story
@@ -282,16 +286,6 @@ def add_story(store: Engine) -> Callable[..., str]:
 def deliver(store: Engine, botapi: FakeBotAPI) -> Callable[..., None]:
     """``deliver(pacer=None, read_timeout=5, timeout=30, api=botapi)``: run the delivery job with a real
     python-telegram-bot Bot against the fake server until nothing is pending or needs an edit."""
-    import asyncio
-
-    from telegram import Bot
-    from telegram.request import HTTPXRequest
-
-    from bot.delivery import Delivery
-    from bot.pacing import Pacer
-    from bot.senders import TelegramSender
-    from newswatch.config import AlertsConfig
-    from newswatch.storage import outbox
 
     def settled() -> bool:
         return outbox.counts(store).get("pending", 0) == 0 and not outbox.needing_edit(store)

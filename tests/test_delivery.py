@@ -354,6 +354,46 @@ def test_a_send_that_times_out_is_retried_and_arrives_at_most_twice(
     assert statuses(store) == {"sent": 2}
 
 
+def test_the_outbox_works_the_same_on_sqlite_and_postgresql(store_url: str, detector) -> None:
+    """Unique per (subscriber, story), migrated groups, due rows: on both stores the service supports."""
+    from newswatch.models import Article
+    from newswatch.storage import articles, connect
+
+    engine = connect(store_url)
+    try:
+        story_store.set_meta(engine, ALERTS_SINCE, (datetime.now(UTC) - timedelta(hours=1)).isoformat())
+        for chat, kind in ((1, "private"), (-100, "group"), (-1009, "supergroup"), (0, "console")):
+            subscribers.subscribe(engine, chat, kind)
+        for n, (title, text) in enumerate([(AZURE, AZURE_TEXT), (GEMINI_EU, GEMINI_EU_TEXT)]):
+            detection, keys = detector.analyze(title, text)
+            article = Article(
+                "ithome", f"https://ithome.example/{n}", title, text, text, "zh", datetime.now(UTC)
+            )
+            articles.save(engine, article, detection, keys)
+        delivery = Delivery(engine, ConsoleSender(), AlertsConfig())
+
+        assert delivery.fanout() == 8
+        with engine.begin() as conn:
+            conn.execute(schema.stories.update().values(queued=False))
+        assert delivery.fanout() == 0
+        supergroup = subscribers.get(engine, -1009).id
+        with engine.begin() as conn:  # the supergroup subscribed after the first story and got it
+            mine = schema.outbox.c.subscriber_id == supergroup
+            first = select(schema.outbox.c.story_id).where(mine).order_by(schema.outbox.c.id).limit(1)
+            first_story = conn.execute(first).scalar()
+            conn.execute(schema.outbox.delete().where(mine, schema.outbox.c.story_id != first_story))
+            conn.execute(schema.outbox.update().where(mine).values(status="sent"))
+        subscribers.migrate_chat(engine, -100, -1009)
+
+        due = outbox.due(engine, datetime.now(UTC))
+        assert sorted(r.chat_id for r in due) == [-1009, 1, 1]  # the second story moved to it
+        assert {r.story_id for r in due if r.chat_id == -1009} != {first_story}
+        assert [r.chat_id for r in outbox.due(engine, datetime.now(UTC), console=True)] == [0, 0]
+        assert outbox.counts(engine) == {"pending": 5, "sent": 1, "dropped": 1}
+    finally:
+        engine.dispose()
+
+
 # ------------------------------------------------------------------------------ console mode
 
 
@@ -369,7 +409,9 @@ def test_without_a_token_the_console_gets_alerts_and_telegram_chats_keep_theirs(
 
     asyncio.run(delivery.run_once())
 
-    assert capsys.readouterr().out.count("=== ALERT ===") == 1
+    out = capsys.readouterr().out
+    assert out.count("=== ALERT ===") == 1
+    assert f"🚫 {AZURE}" in out and "Read the article (https://ithome.example/" in out
     assert statuses(store) == {"sent": 1, "pending": 1}  # the Telegram chat's waits for the bot
 
 
@@ -403,32 +445,49 @@ def start_service(config: Path, log: Path) -> subprocess.Popen:
 def test_a_service_killed_mid_send_loses_nothing_and_repeats_at_most_one_alert_per_chat(
     tmp_path: Path, botapi: FakeBotAPI, store: Engine, publish, subscribe
 ) -> None:
-    chats = range(1, 201)
+    chats = range(1, 241)
     private_chats(botapi, subscribe, chats)
     publish(AZURE, AZURE_TEXT)
     config, log = service_config(tmp_path, store, botapi), tmp_path / "service.log"
 
+    def chats_reached(api: FakeBotAPI) -> int:
+        return len({m["chat_id"] for m in api.sent})
+
+    # 1. kill -9 mid-send: no chance to record what was in flight
     first = start_service(config, log)
     try:
         assert botapi.wait_for(lambda api: len(api.sent) >= 60, timeout=30), log.read_text()
-        first.send_signal(signal.SIGKILL)  # mid-send: no chance to record what was in flight
+        first.send_signal(signal.SIGKILL)
         first.wait(5)
     finally:
         first.kill()
-    killed_at = len(botapi.sent)
-    assert killed_at < len(chats)
 
+    # 2. restart, then SIGTERM mid-send: in-flight sends finish and are recorded, exit within 10 s
     second = start_service(config, log)
     try:
-        assert botapi.wait_for(lambda api: len({m["chat_id"] for m in api.sent}) == len(chats), 60)
-        time.sleep(1.0)  # anything still to come would come now
-    finally:
+        assert botapi.wait_for(lambda api: chats_reached(api) >= 150, timeout=30), log.read_text()
+        stopping = time.monotonic()
         second.send_signal(signal.SIGTERM)
         assert second.wait(10) == 0
+        assert time.monotonic() - stopping < 10
+    finally:
+        second.kill()
+    after_crash = sum(per_chat(botapi).values()) - chats_reached(botapi)  # the kill's duplicates
+    assert chats_reached(botapi) < len(chats)
+
+    # 3. restart: the rest, and nothing again
+    third = start_service(config, log)
+    try:
+        assert botapi.wait_for(lambda api: chats_reached(api) == len(chats), timeout=30), log.read_text()
+        time.sleep(1.0)  # anything still to come would come now
+    finally:
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(10) == 0
 
     counts = per_chat(botapi)
     assert set(counts) == set(chats)  # nothing lost
     assert max(counts.values()) <= 2  # at most one duplicate per chat
-    assert sum(counts.values()) - len(chats) <= 16  # only what was in flight: the send concurrency
+    assert after_crash <= 16  # only what was in flight at the kill: the send concurrency
+    assert sum(counts.values()) - len(chats) == after_crash  # none from the SIGTERM
     assert statuses(store) == {"sent": len(chats)}
     assert botapi.too_many_requests == 0

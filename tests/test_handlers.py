@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from bot.handlers import COMMANDS
 from newswatch.config import Config, SourceConfig, TelegramConfig
 from newswatch.service import Service
+from newswatch.storage import outbox, subscribers
 from newswatch.storage import sources as source_store
-from newswatch.storage import subscribers
 from newswatch.storage.subscribers import MAX_KEYWORDS
 from tests.fixtures.botapi import FakeBotAPI, utf16_len
 
@@ -127,16 +127,18 @@ def test_start_in_a_private_chat_subscribes_and_explains_what_will_come(
     ask(botapi, ANN, "/start", "You are already subscribed.")
 
 
-def test_stop_unsubscribes_and_start_brings_back_the_same_choices(
-    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+def test_stop_unsubscribes_and_start_brings_back_the_same_choices_but_no_stale_alerts(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story: Callable[..., str]
 ) -> None:
     ask(botapi, ANN, "/start", "Subscribed.")
     subscribers.update_choices(store, ANN, regions=["CN"])
+    outbox.enqueue(store, add_story("OpenAI 停止向中国大陆提供 API 服务"), [subscribers.get(store, ANN).id])
 
     ask(botapi, ANN, "/stop", "Unsubscribed")
     assert not subscribers.get(store, ANN).active
     ask(botapi, ANN, "/start", "Subscribed.")
     assert subscribers.get(store, ANN).regions == ("CN",)
+    assert outbox.counts(store) == {"dropped": 1}  # what was queued before /stop is not sent now
 
 
 def test_in_a_group_only_an_admin_may_subscribe_it(
@@ -156,6 +158,17 @@ def test_in_a_group_only_an_admin_may_subscribe_it(
 def test_commands_before_start_ask_to_subscribe_first(bot: RunningBot, botapi: FakeBotAPI) -> None:
     ask(botapi, BOB, "/regions", "Send /start first")
     ask(botapi, ADMIN, "/watch openai", "Send /start first")
+
+
+def test_a_subscribed_group_that_becomes_a_supergroup_is_followed_at_once(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, subscribe
+) -> None:
+    subscribe(GROUP)
+    botapi.migrate(GROUP, -1001234)  # Telegram tells the bot with a service message
+
+    assert botapi.wait_for(lambda _: subscribers.get(store, -1001234) is not None, timeout=10)
+    assert subscribers.get(store, GROUP) is None
+    ask(botapi, -1001234, "/keywords", "No keywords", user=GROUP_ADMIN)  # same subscriber, new chat
 
 
 # --------------------------------------------------------------------------- choosing what to get

@@ -192,4 +192,4 @@ def test_without_a_token_alerts_are_printed_on_the_console(
     assert status == 0 and seconds < 10
     out = service.stdout()
     assert out.count("=== ALERT ===") == 1 and HISTORY not in out
-    assert "<b>" not in out and "Read the article" in out
+    assert "<b>" not in out and "Read the article (https://www.ithome.com/0/" in out  # canonical URL
