@@ -31,6 +31,7 @@ bench: install-test
 	$(BIN)/python bench/classify
 	$(BIN)/python bench/fanout
 	$(BIN)/python bench/latency
+	$(BIN)/python bench/memory
 
 lint: install-test
 	$(BIN)/ruff check .

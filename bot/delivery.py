@@ -74,6 +74,7 @@ class Delivery:
         self.concurrency = concurrency
         self.console = console  # deliver only the console's rows (no token), else only Telegram's
         self.stopping = False
+        self.history_sources: set[str] = set()  # sources on their first poll: their backlog is not news
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
         self._stories: dict[str, tuple[Story, str] | None] = {}  # story and its alert, per run
@@ -85,7 +86,7 @@ class Delivery:
         since_text = story_store.get_meta(self.engine, ALERTS_SINCE)
         since = datetime.fromisoformat(since_text) if since_text else None
         queued = 0
-        while batch := story_store.unqueued(self.engine):
+        while batch := story_store.unqueued(self.engine, hold=self.history_sources):
             audience = subscribers.active(self.engine)
             for story in batch:
                 if since is not None and story.created >= since and self._fresh(story):

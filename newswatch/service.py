@@ -191,6 +191,12 @@ class Service:
                 )
             else:
                 self.next_poll.pop(name, None)
+        for name in set(names) & self.delivery.history_sources:
+            state = states.get(name)
+            if state is not None and state.last_success is not None:
+                count = await asyncio.to_thread(story_store.mark_history, self.engine, name)
+                self.delivery.history_sources.discard(name)
+                log.info("%s: first poll stored %d stories as history, alerts start now", name, count)
         if self._first_round:
             self._first_round.difference_update(names)
             if not self._first_round:
@@ -235,6 +241,14 @@ class Service:
 
     def schedule(self) -> None:
         now = datetime.now(UTC)
+        if story_store.get_meta(self.engine, ALERTS_SINCE) is not None:
+            # a source added since the first start: its first poll finds a backlog, not news
+            states = source_store.all_states(self.engine)
+            self.delivery.history_sources = {
+                s.name
+                for s in self.config.sources
+                if s.enabled and (states.get(s.name) is None or states[s.name].last_success is None)
+            }
         for source in self.config.sources:
             if not source.enabled:
                 continue

@@ -119,6 +119,23 @@ def test_first_start_stores_stories_without_alerting_them(
     assert story_store.get(store, history) is not None  # stored all the same
 
 
+def test_a_source_added_later_has_its_first_poll_stored_as_history(store: Engine, publish, subscribe) -> None:
+    subscribe(1)
+    delivery = Delivery(store, ConsoleSender(), AlertsConfig())
+    delivery.history_sources = {"ithome"}  # the service found it never polled
+    backlog = publish(AZURE, AZURE_TEXT)  # what its first poll stores
+    other = publish(GEMINI_EU, GEMINI_EU_TEXT, source="theverge", lang="en")
+
+    assert delivery.fanout() == 1  # the other source's news goes out; the backlog waits
+    assert story_store.mark_history(store, "ithome") == 1  # the first poll ended
+    delivery.history_sources.clear()
+    assert delivery.fanout() == 0
+
+    with store.connect() as conn:
+        queued = set(conn.execute(select(schema.outbox.c.story_id)).scalars())
+    assert queued == {other} and backlog not in queued
+
+
 def test_articles_first_seen_long_after_publication_are_stored_not_alerted(
     store: Engine, publish, subscribe
 ) -> None:

@@ -275,7 +275,13 @@ _EU_MEMBERS = frozenset(
 )
 
 
+_OWNERSHIP_ALIASES = ("资", "控股", "owned", "controlled")  # "中资控股企业": whose capital, not where made
+
+
 def _is_origin(full: str, match: Match) -> bool:
+    alias = full[match.start : match.end]
+    if any(marker in alias for marker in _OWNERSHIP_ALIASES):
+        return False
     after = full[match.end : match.end + 40]
     if full[match.start].isascii():
         return bool(_ORIGIN_AFTER_RE.match(after))

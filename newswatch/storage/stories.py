@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,13 +57,25 @@ def get(engine: Engine, story_id: str) -> Story | None:
     return _story(row) if row else None
 
 
-def unqueued(engine: Engine, limit: int = 200) -> list[Story]:
-    """Stories not yet fanned out to the outbox, oldest first."""
+def unqueued(engine: Engine, limit: int = 200, hold: Collection[str] = ()) -> list[Story]:
+    """Stories not yet fanned out to the outbox, oldest first; those first reported by a source in
+    ``hold`` wait (their source's first poll is still running)."""
+    query = select(stories).where(stories.c.queued.is_(False))
+    if hold:
+        query = query.where(stories.c.source.not_in(list(hold)))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(stories).where(stories.c.queued.is_(False)).order_by(stories.c.created).limit(limit)
-        )
+        rows = conn.execute(query.order_by(stories.c.created).limit(limit))
         return [_story(r) for r in rows]
+
+
+def mark_history(engine: Engine, source: str) -> int:
+    """A new source's first poll is its backlog, not news: its stories are never alerted."""
+    with engine.begin() as conn:
+        return conn.execute(
+            stories.update()
+            .where(stories.c.queued.is_(False), stories.c.source == source)
+            .values(queued=True)
+        ).rowcount
 
 
 def mark_queued(engine: Engine, story_ids: list[str]) -> None:
