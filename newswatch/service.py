@@ -31,6 +31,7 @@ from .config import Config, SourceConfig
 from .storage import connect, schema, subscribers
 from .storage import sources as source_store
 from .storage import stories as story_store
+from .storage.instance import InstanceLease
 
 log = logging.getLogger("newswatch")
 
@@ -160,6 +161,7 @@ class Service:
             config, self._crawled, config.crawl.max_parallel_crawls, self._may_poll
         )
         self.stopping = asyncio.Event()
+        self.lease = InstanceLease(self.engine)
         self.next_poll: dict[str, float] = {}
         self._delivery_task: asyncio.Task | None = None
         self._deliver_again = False
@@ -274,6 +276,7 @@ class Service:
             max_instances=1,
         )
         self.scheduler.add_job(self.housekeeping, "interval", id="housekeeping", hours=1, coalesce=True)
+        self.scheduler.add_job(self.renew_lease, "interval", id="lease", seconds=10, coalesce=True)
         if not self._first_round and story_store.get_meta(self.engine, ALERTS_SINCE) is None:
             story_store.set_meta(self.engine, ALERTS_SINCE, now.isoformat())
 
@@ -305,14 +308,28 @@ class Service:
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
         log.info("bot @%s is polling %s", self.app.bot.username, self.config.telegram.api_base_url)
 
+    async def renew_lease(self) -> None:
+        if not await asyncio.to_thread(self.lease.renew):
+            log.error("another newswatch took over this store (we were stalled too long): stopping")
+            self.stopping.set()
+
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        holder = await asyncio.to_thread(self.lease.acquire)
+        if holder is not None:
+            log.error(
+                "another newswatch is running on this store (%s): stop it first, or give this one "
+                "its own [storage] url",
+                holder.describe(datetime.now(UTC)),
+            )
+            return 2
         try:
             await self.start_bot()
         except InvalidToken:
             log.error("Telegram rejected the bot token (check NEWSWATCH_TELEGRAM_TOKEN)")
+            await asyncio.to_thread(self.lease.release)
             return 2
         self.dispatcher.start()
         self.schedule()
@@ -335,6 +352,8 @@ class Service:
         if self.app is not None and self.app.running:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), max(0.5, deadline - time.monotonic()))
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.lease.release)
         self.engine.dispose()
         log.info("stopped")
 
