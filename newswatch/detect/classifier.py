@@ -35,6 +35,8 @@ _ORIGIN_AFTER_ZH_RE = re.compile(
     r"|^\s*ai(?:\s|$|助手|产品|工具)"
 )
 _WEAK_REGION_ALIASES = frozenset({"国内", "境内", "本土"})  # "in the country": whichever country is named
+# "subsidiaries registered in Singapore": where the restricted companies' branches are, not the region
+_SUBSIDIARY_BEFORE_RE = re.compile(r"(?:subsidiar\w*|registered|子公司|注册)[^.。,，]{0,25}$")
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
 _ORIGIN_BEFORE_ZH = ("国产",)
 
@@ -130,6 +132,8 @@ class Classifier:
                 sentence.general.append((term.value, match.end))
         elif term.category == "region":
             if _is_origin(full, match):
+                pass
+            elif _SUBSIDIARY_BEFORE_RE.search(full[max(sentence.start, match.start - 40) : match.start]):
                 pass
             elif _PRECEDENT_BEFORE_RE.search(full[max(sentence.start, match.start - 14) : match.start]):
                 sentence.precedents.add(term.value)
@@ -236,8 +240,14 @@ def _regions(sentences: list[_Sentence], event: _Sentence, homes: set[str | None
     for sentence in sentences[1:4]:
         if "precedent" in sentence.cues:
             continue
-        if sentence.regions & anchor and (sentence.actions or sentence.subject):
-            regions |= sentence.regions - homes - ({"EU"} if member_state else set())
+        if (
+            sentence.regions & anchor and (sentence.actions or sentence.subject)
+        ) or "extends" in sentence.cues:
+            regions |= (
+                sentence.regions
+                - homes
+                - ({"EU"} if member_state else _EU_MEMBERS if "EU" in anchor else set())
+            )
     return regions
 
 
