@@ -131,16 +131,7 @@ class Classifier:
             else:
                 sentence.general.append((term.value, match.end))
         elif term.category == "region":
-            if _is_origin(full, match):
-                pass
-            elif _SUBSIDIARY_BEFORE_RE.search(full[max(sentence.start, match.start - 40) : match.start]):
-                pass
-            elif _PRECEDENT_BEFORE_RE.search(full[max(sentence.start, match.start - 14) : match.start]):
-                sentence.precedents.add(term.value)
-            elif full[match.start : match.end] in _WEAK_REGION_ALIASES:
-                sentence.weak_regions.add(term.value)
-            else:
-                sentence.regions.add(term.value)
+            _add_region(sentence, match, full)
         elif term.category == "place":
             sentence.places.add(term.value)
         elif term.category == "action":
@@ -286,6 +277,20 @@ _EU_MEMBERS = frozenset(
 
 
 _OWNERSHIP_ALIASES = ("资", "控股", "owned", "controlled")  # "中资控股企业": whose capital, not where made
+
+
+def _add_region(sentence: _Sentence, match: Match, full: str) -> None:
+    """Sort a region mention: where a company comes from or has branches (dropped), somebody else's
+    precedent ("after Italy"), a vague "in the country" (used only when nothing better), or a region."""
+    before = full[max(sentence.start, match.start - 40) : match.start]
+    if _is_origin(full, match) or _SUBSIDIARY_BEFORE_RE.search(before):
+        return
+    if _PRECEDENT_BEFORE_RE.search(before[-14:]):
+        sentence.precedents.add(match.term.value)
+    elif full[match.start : match.end] in _WEAK_REGION_ALIASES:
+        sentence.weak_regions.add(match.term.value)
+    else:
+        sentence.regions.add(match.term.value)
 
 
 def _is_origin(full: str, match: Match) -> bool:
