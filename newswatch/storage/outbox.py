@@ -70,42 +70,36 @@ def _audience(console: bool):
     return subscribers.c.kind == CONSOLE_KIND if console else subscribers.c.kind != CONSOLE_KIND
 
 
-def due(engine: Engine, now: datetime, limit: int = 500, *, console: bool = False) -> list[Delivery]:
-    """Pending deliveries whose time has come, oldest first, for active subscribers."""
+def _deliveries(engine: Engine, query, limit: int, console: bool) -> list[Delivery]:
+    """Rows of active subscribers of one audience, oldest first."""
     query = (
-        select(*_COLUMNS)
-        .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
-        .where(
-            outbox.c.status == PENDING,
-            outbox.c.next_attempt <= now,
-            subscribers.c.active.is_(True),
-            _audience(console),
-        )
+        query.join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
+        .where(subscribers.c.active.is_(True), _audience(console))
         .order_by(outbox.c.id)
         .limit(limit)
     )
     with engine.connect() as conn:
         return [Delivery(**r._mapping) for r in conn.execute(query)]
+
+
+def due(engine: Engine, now: datetime, limit: int = 500, *, console: bool = False) -> list[Delivery]:
+    """Pending deliveries whose time has come."""
+    query = select(*_COLUMNS).where(outbox.c.status == PENDING, outbox.c.next_attempt <= now)
+    return _deliveries(engine, query, limit, console)
 
 
 def needing_edit(engine: Engine, limit: int = 200, *, console: bool = False) -> list[Delivery]:
     """Sent alerts whose story has been reported by more outlets since."""
     query = (
         select(*_COLUMNS)
-        .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
         .join(stories, stories.c.id == outbox.c.story_id)
         .where(
             outbox.c.status == SENT,
             outbox.c.message_id.is_not(None),
             outbox.c.rendered_count < stories.c.article_count,
-            subscribers.c.active.is_(True),
-            _audience(console),
         )
-        .order_by(outbox.c.id)
-        .limit(limit)
     )
-    with engine.connect() as conn:
-        return [Delivery(**r._mapping) for r in conn.execute(query)]
+    return _deliveries(engine, query, limit, console)
 
 
 def _update(engine: Engine, delivery_id: int, **values) -> None:
