@@ -158,6 +158,7 @@ class Classifier:
 
     def _decide(self, sentences: list[_Sentence]) -> tuple[float, Tags, tuple[str, ...]]:
         title = sentences[0]
+        self._home_market(sentences)
         context = _ArrivalContext(
             withheld=any("withheld" in s.cues for s in sentences[:4]),
             # "X now available in Europe": in this topic's news a launch named in the title with a
@@ -195,6 +196,18 @@ class Classifier:
         score = strength - _lookalike_penalty(title, event, actions)
         places = tuple(sorted(title.places | event.places))
         return max(0.0, min(1.0, score)), self._tags(sentences, event, actions), places
+
+    def _home_market(self, sentences: list[_Sentence]) -> None:
+        """A service opened to the public at home once the regulator approved it ("文心一言通过备案，
+        向全社会开放") names no region: the region is the provider's home market."""
+        title, opening = sentences[0], sentences[:4]
+        if any(s.regions for s in opening) or "lift" not in title.actions:
+            return
+        if not any("approval" in s.cues for s in opening):
+            return
+        homes = {self.vocab.provider_home.get(p) for p in title.providers}
+        if len(homes) == 1 and None not in homes:
+            title.regions = set(homes)  # type: ignore[arg-type]
 
     def _tags(self, sentences: list[_Sentence], event: _Sentence, actions: set[str]) -> Tags:
         title = sentences[0]
