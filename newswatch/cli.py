@@ -46,27 +46,34 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _parser() -> argparse.ArgumentParser:
+    # --config is accepted before or after the command: `newswatch --config X crawl` and
+    # `newswatch crawl --all --config X`; the copy on each command only sets it when given there.
+    config_help = f"config file (default: ${cfg.CONFIG_ENV} or ./{cfg.DEFAULT_CONFIG})"
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=config_help)
     parser = argparse.ArgumentParser(prog="newswatch", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--config", metavar="PATH", help=f"config file (default: ${cfg.CONFIG_ENV} or ./{cfg.DEFAULT_CONFIG})"
-    )
+    parser.add_argument("--config", metavar="PATH", help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="poll sources, detect stories and serve Telegram subscribers")
+    run = sub.add_parser(
+        "run", parents=[common], help="poll sources, detect stories and serve Telegram subscribers"
+    )
     run.set_defaults(handler=cmd_run)
 
-    crawl = sub.add_parser("crawl", help="poll sources now and store new articles")
+    crawl = sub.add_parser("crawl", parents=[common], help="poll sources now and store new articles")
     crawl.add_argument("sources", nargs="*", metavar="SOURCE")
     crawl.add_argument("--all", action="store_true", help="every enabled source")
     crawl.add_argument("--quiet", action="store_true", help="print only the summary line")
     crawl.add_argument("--log-level", default="WARNING", help="Scrapy log level (default: WARNING)")
     crawl.set_defaults(handler=cmd_crawl)
 
-    classify = sub.add_parser("classify", help="classify JSON Lines articles (stdin or FILE)")
+    classify = sub.add_parser(
+        "classify", parents=[common], help="classify JSON Lines articles (stdin or FILE)"
+    )
     classify.add_argument("file", nargs="?", default="-", metavar="FILE")
     classify.set_defaults(handler=cmd_classify)
 
-    sources = sub.add_parser("sources", help="list sources with their poll status")
+    sources = sub.add_parser("sources", parents=[common], help="list sources with their poll status")
     sources.set_defaults(handler=cmd_sources)
     return parser
 

@@ -94,3 +94,17 @@ def test_a_bad_vocabulary_or_watch_list_exits_2(tmp_path, key):
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert str(config) in result.stderr or "vocabulary" in result.stderr
+
+
+def test_config_may_follow_the_command(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[watch]\nkeywords = ["Copilot"]\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "newswatch", "classify", "--config", str(config)],
+        input='{"id": "x", "title": "Copilot gets a new model"}\n',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["watched"] == ["copilot"]
