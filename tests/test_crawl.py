@@ -173,6 +173,20 @@ def test_a_clean_crawl_exits_0_and_prints_a_line_per_new_article_and_a_summary(h
     )
 
 
+def test_each_new_article_line_shows_its_relevance_tags_and_story(healthy):
+    lines = healthy.first.result.stdout.splitlines()
+    azure = next(line for line in lines if healthy.watched.title in line)
+    gbk = next(line for line in lines if healthy.gbk.title in line)
+    other = next(line for line in lines if healthy.full[0].title in line)
+
+    assert "RELEVANT 1.00 [microsoft,openai,azure openai | CN | discontinue]" in azure
+    assert "RELEVANT" in gbk and "| HK |" in gbk
+    assert "RELEVANT" not in other
+    assert re.search(r"  s-[0-9a-f]{12}$", azure)
+    row = stored(healthy.config)[healthy.watched.canonical]
+    assert row["relevant"] and row["tags"]["regions"] == ["CN"] and row["story_id"] == azure.split()[-1]
+
+
 def test_ithome_article_pages_are_parsed_into_clean_articles(healthy):
     row = stored(healthy.config)[healthy.watched.canonical]
 
