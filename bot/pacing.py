@@ -42,10 +42,6 @@ class Pacer:
     def chat_ready(self, chat_id: int) -> bool:
         return self.chat_ready_at(chat_id) <= self.clock()
 
-    @property
-    def paused(self) -> bool:
-        return self._paused_until > self.clock()
-
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out until it is over."""
         self._paused_until = max(self._paused_until, self.clock() + seconds)

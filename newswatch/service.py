@@ -121,7 +121,7 @@ class CrawlDispatcher:
         summary = out.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         level = logging.INFO if proc.returncode == 0 else logging.WARNING
         log.log(level, "crawl %s: %s (%.1f s)", ",".join(names), summary[0], time.monotonic() - started)
-        if proc.returncode != 0 and err.strip():
+        if proc.returncode not in (0, 1) and err.strip():  # 1 is "a source failed", already reported
             log.error("crawl exited with %s: %s", proc.returncode, err.decode(errors="replace")[-500:])
 
     async def stop(self) -> None:
@@ -243,14 +243,14 @@ class Service:
 
     def schedule(self) -> None:
         now = datetime.now(UTC)
-        if story_store.get_meta(self.engine, ALERTS_SINCE) is not None:
-            # a source added since the first start: its first poll finds a backlog, not news
-            states = source_store.all_states(self.engine)
-            self.delivery.history_sources = {
-                s.name
-                for s in self.config.sources
-                if s.enabled and (states.get(s.name) is None or states[s.name].last_success is None)
-            }
+        # A source that has never been polled successfully (added later, or failing since the first
+        # start) finds a backlog on its first good poll, not news: held back, then stored as history.
+        states = source_store.all_states(self.engine)
+        self.delivery.history_sources = {
+            s.name
+            for s in self.config.sources
+            if s.enabled and (states.get(s.name) is None or states[s.name].last_success is None)
+        }
         for source in self.config.sources:
             if not source.enabled:
                 continue

@@ -26,8 +26,7 @@ class FeedError(ValueError):
 
 @dataclass(frozen=True)
 class FeedEntry:
-    link: str
-    guid: str
+    link: str  # the identity is the canonical link: GUIDs are too often missing or unstable
     title: str
     summary_html: str
     content_html: str
@@ -108,7 +107,6 @@ def _entry(e: feedparser.FeedParserDict) -> FeedEntry | None:
             break
     return FeedEntry(
         link=link.strip(),
-        guid=str(e.get("id") or link),
         title=e.get("title", ""),
         summary_html=e.get("summary", ""),
         content_html=content,
