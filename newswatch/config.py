@@ -24,6 +24,8 @@ SOURCE_KINDS = ("ithome", "rss")
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.I)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MIN_POLITE_INTERVAL = 60.0
 
 
@@ -50,6 +52,8 @@ class CrawlConfig:
     concurrency_per_domain: int = 2
     max_articles_per_poll: int = 60
     max_parallel_crawls: int = 2
+    allow_private: bool = False  # fetch article links on private/loopback addresses (intranet hosts)
+    max_memory: int = 512 * 1024**2  # bytes; a crawl process growing past it is killed
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,21 @@ def parse_duration(value: object) -> float:
     if not math.isfinite(seconds) or seconds <= 0:  # TOML has nan and inf floats
         raise ValueError("not positive")
     return seconds
+
+
+def parse_size(value: object) -> int:
+    """Bytes from ``536870912``, ``"512MB"``, ``"512M"`` or ``"1GB"`` (binary units); ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("not a size")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE_RE.match(value)):
+        size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+    else:
+        raise ValueError("not a size")
+    if size <= 0:
+        raise ValueError("not positive")
+    return size
 
 
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
@@ -255,9 +274,22 @@ class _Parser:
             ints[key] = self.typed(section, key, f"crawl.{key}", int, getattr(d, key))
             if ints[key] < (0 if key == "retries" else 1):
                 raise self.fail(f"crawl.{key}", f"must be at least {0 if key == 'retries' else 1}")
+        max_memory = d.max_memory
+        if "max_memory" in section:
+            try:
+                max_memory = parse_size(section["max_memory"])
+            except ValueError:
+                raise self.fail(
+                    "crawl.max_memory",
+                    f'must be a size like "512MB" or "1GB" (got {section["max_memory"]!r})',
+                ) from None
+            if max_memory < 64 * 1024**2:
+                raise self.fail("crawl.max_memory", "must be at least 64MB: a crawl needs that much to start")
         return CrawlConfig(
             user_agent=self.typed(section, "user_agent", "crawl.user_agent", str, d.user_agent),
             timeout=self.duration(section, "timeout", "crawl.timeout", d.timeout),
+            allow_private=self.typed(section, "allow_private", "crawl.allow_private", bool, d.allow_private),
+            max_memory=max_memory,
             **ints,
         )
 

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+
+AUDIENCES = (
+    "consumers",
+    "developers",
+    "individual-developers",
+    "enterprises",
+    "government-devices",
+    "ownership",
+)
+LANGS = ("zh", "en", "ja", "ko", "other")  # what the store keeps in ``lang``
 
 
 @dataclass(frozen=True)
 class Tags:
-    """Who (providers, services), where (regions) and what (actions); sorted, without duplicates."""
+    """Who (providers, services), where (regions), what (actions) and for whom (audience, one of
+    ``AUDIENCES``); sorted, without duplicates."""
 
     providers: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, list[str]]:
         return {k: list(v) for k, v in asdict(self).items()}
@@ -24,7 +36,7 @@ class Tags:
         return cls(**{k: tuple(sorted(set(data.get(k, ())))) for k in cls.__dataclass_fields__})
 
     def __bool__(self) -> bool:
-        return any((self.providers, self.services, self.regions, self.actions))
+        return any((self.providers, self.services, self.regions, self.actions, self.audience))
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class Detection:
     places: tuple[
         str, ...
     ] = ()  # places inside the regions (a US state): they tell same-country events apart
+    effective: date | None = None  # when the change takes or took effect, when the text says
 
     @property
     def kept(self) -> bool:
@@ -52,8 +65,9 @@ class Article:
     title: str
     body: str = ""
     summary: str = ""
-    lang: str = "en"
+    lang: str = "en"  # one of LANGS
     published: datetime | None = None  # UTC
     fetched: datetime | None = None  # UTC
     author: str = ""
     image: str = ""
+    link: str = ""  # the link as published (tracking parameters removed), shown to users; "" = url

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from newswatch import config as cfg
-from newswatch.service import MAX_BACKOFF, Service, backoff_seconds
+from newswatch.dispatch import MAX_BACKOFF, backoff_seconds
+from newswatch.service import Service
 from newswatch.storage import sources
 
 

@@ -48,6 +48,7 @@ def test_each_line_gets_relevance_tags_and_a_story(tmp_path):
         "services": [],
         "regions": ["CN"],
         "actions": ["block"],
+        "audience": [],
     }
     assert 0 < out[0]["score"] <= 1
     assert out[0]["story"] == out[1]["story"] != out[2]["story"]

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from newswatch.detect.stories import story_keys
 from newswatch.models import Article, Detection
-from newswatch.storage import articles, connect, schema, sources
+from newswatch.storage import articles, connect, schema, sources, stories, subscribers
 from newswatch.storage.db import LATEST, MIGRATIONS, SchemaTooNew, current_version, migrate
 
 BEIJING = timezone(timedelta(hours=8))
@@ -114,6 +114,59 @@ def test_a_version_1_store_upgrades_without_losing_rows(store_url, engines):
         first.story_id,
     )
     assert sources.get(engine, "neowin").etag == '"etag-1"'
+
+
+V3_COLUMNS = {
+    "articles": {"link", "effective"},
+    "stories": {"effective", "parent_id", "change"},
+    "subscribers": {"lang"},
+}
+
+
+def test_a_version_2_store_gains_the_event_columns_and_keeps_its_rows(store_url, engines):
+    """Stores made before stories were events (v2) have none of v3's columns: they are added, NULL
+    for old rows, which read back as "no effective date, no parent, language not chosen"."""
+    engine = open_store(store_url, engines, upgrade=False)
+    with engine.begin() as conn:  # today's tables without v3's columns are v2's tables
+        schema.metadata.create_all(conn)
+        conn.execute(text("DROP INDEX ix_stories_parent_id"))
+        for table, columns in V3_COLUMNS.items():
+            for column in columns:
+                conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+        conn.execute(schema.schema_version.insert().values(version=2))
+        v2_stories = Table("stories", MetaData(), autoload_with=conn)
+        conn.execute(
+            v2_stories.insert().values(
+                id="s-old",
+                title="OpenAI blocks API access in China",
+                url="https://www.neowin.net/news/1/",
+                source="neowin",
+                summary="",
+                lang="en",
+                published=WHEN,
+                created=WHEN,
+                updated=WHEN,
+                relevant=True,
+                kept=True,
+                score=1.0,
+                tags={"providers": ["openai"], "regions": ["CN"], "actions": ["block"]},
+                watched=[],
+                outlets=[{"source": "neowin", "url": "https://www.neowin.net/news/1/", "title": "t"}],
+                article_count=1,
+                queued=True,
+            )
+        )
+    assert migrate(engine) == 2
+
+    with engine.connect() as conn:
+        for table, columns in V3_COLUMNS.items():
+            assert columns <= {c["name"] for c in inspect(conn).get_columns(table)}
+    story = stories.get(engine, "s-old")
+    assert story is not None
+    assert (story.effective, story.parent_id, story.change) == (None, None, None)
+    assert story.tags.audience == () and story.tags.regions == ("CN",)
+    sub, _ = subscribers.subscribe(engine, 42, "private")
+    assert sub.lang is None
 
 
 def test_an_upgrade_interrupted_before_migration_1_resumes_with_one_version_row(store_url, engines):

@@ -89,6 +89,7 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
             article_id = conn.execute(
                 articles.insert().values(
                     url=article.url,
+                    link=article.link or None,
                     source=article.source,
                     title=article.title,
                     summary=article.summary,
@@ -105,6 +106,7 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                     tags=detection.tags.as_dict(),
                     watched=list(detection.watched),
                     places=list(detection.places),
+                    effective=detection.effective,
                 )
             ).inserted_primary_key[0]
             index = SqlStoryIndex(conn, article_id)
@@ -127,14 +129,20 @@ def _upsert_story(
     published: datetime,
     now: datetime,
 ) -> bool:
-    outlet = {"source": article.source, "url": article.url, "title": article.title}
+    outlet = {
+        "source": article.source,
+        "url": article.link or article.url,
+        "title": article.title,
+        "lang": article.lang,
+        "summary": article.summary,
+    }
     row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().first()
     if row is None:
         conn.execute(
             stories.insert().values(
                 id=story_id,
                 title=article.title,
-                url=article.url,
+                url=article.link or article.url,
                 source=article.source,
                 summary=article.summary,
                 lang=article.lang,
@@ -148,6 +156,7 @@ def _upsert_story(
                 watched=list(detection.watched),
                 outlets=[outlet],
                 article_count=1,
+                effective=detection.effective,
             )
         )
         return True
@@ -166,6 +175,7 @@ def _upsert_story(
             watched=sorted({*row["watched"], *detection.watched}),
             outlets=[*row["outlets"], outlet],
             article_count=row["article_count"] + 1,
+            effective=row["effective"] or detection.effective,
         )
     )
     return False

@@ -26,10 +26,42 @@ def _create_missing(*tables: str) -> Migration:
     return migrate
 
 
+def _add_missing_columns(table: str, *columns: str) -> Migration:
+    """ALTER TABLE ... ADD COLUMN for each column the table lacks (all nullable: old rows keep NULL)."""
+
+    def migrate(conn: Connection) -> None:
+        have = {c["name"] for c in inspect(conn).get_columns(table)}
+        for name in columns:
+            if name in have:
+                continue
+            column = schema.metadata.tables[table].c[name]
+            assert column.nullable, f"{table}.{name}: columns added to existing stores must be nullable"
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+            if column.index:
+                conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_{table}_{name} ON {table} ({name})")
+
+    return migrate
+
+
+def _steps(*migrations: Migration) -> Migration:
+    def migrate(conn: Connection) -> None:
+        for step in migrations:
+            step(conn)
+
+    return migrate
+
+
 # version -> how to reach it from the version before
 MIGRATIONS: dict[int, Migration] = {
     1: _create_missing("meta", "sources", "stories", "articles", "story_keys"),
     2: _create_missing("subscribers", "outbox"),
+    # stories are events: effective dates, status changes naming their parent; shown links; languages
+    3: _steps(
+        _add_missing_columns("articles", "link", "effective"),
+        _add_missing_columns("stories", "effective", "parent_id", "change"),
+        _add_missing_columns("subscribers", "lang"),
+    ),
 }
 LATEST = max(MIGRATIONS)
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -68,7 +69,8 @@ articles = Table(
     "articles",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("url", String(2048), nullable=False, unique=True),
+    Column("url", String(2048), nullable=False, unique=True),  # canonical: the identity
+    Column("link", String(2048)),  # as published, shown to users; NULL: same as url (stores before v3)
     Column("source", String(64), nullable=False, index=True),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False, default=""),
@@ -85,6 +87,7 @@ articles = Table(
     Column("tags", JSON, nullable=False),
     Column("watched", JSON, nullable=False),
     Column("places", JSON, nullable=False, default=list),
+    Column("effective", Date),  # when the change takes effect, when the text says
     Column("story_id", String(16), ForeignKey("stories.id"), index=True),
 )
 
@@ -105,9 +108,15 @@ stories = Table(
     Column("score", Float, nullable=False, default=0.0),
     Column("tags", JSON, nullable=False),
     Column("watched", JSON, nullable=False),
-    Column("outlets", JSON, nullable=False),  # [{"source", "url", "title"}] in order of arrival
+    # [{"source", "url", "title", "lang", "summary"}] in order of arrival ("lang", "summary" since v3)
+    Column("outlets", JSON, nullable=False),
     Column("article_count", Integer, nullable=False, default=1),
     Column("queued", Boolean, nullable=False, default=False, index=True),  # fanned out to the outbox
+    Column("effective", Date),  # when the change takes or took effect, when a report says
+    # A change of status of an earlier story (it takes effect, is lifted, reaches a new region or
+    # audience) is a story of its own that names the earlier one.
+    Column("parent_id", String(16), index=True),
+    Column("change", String(16)),  # NULL (a new event) | "effective" | "lifted" | "extended"
 )
 
 story_keys = Table(
@@ -132,6 +141,7 @@ subscribers = Table(
     Column("regions", JSON, nullable=False),  # [] = every region
     Column("providers", JSON, nullable=False),  # [] = every provider
     Column("keywords", JSON, nullable=False),
+    Column("lang", String(8)),  # "zh" | "en"; NULL: not chosen yet (stores before v3: English)
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("inactive_reason", Text),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine, select
 
@@ -26,7 +26,10 @@ class Story:
     score: float
     tags: Tags
     watched: tuple[str, ...]
-    outlets: tuple[dict, ...]
+    outlets: tuple[dict, ...]  # {"source", "url", "title", "lang", "summary"}; older rows lack the last two
+    effective: date | None = None
+    parent_id: str | None = None  # the earlier story whose status this one changes
+    change: str | None = None  # None (a new event) | "effective" | "lifted" | "extended"
 
     @property
     def alertable(self) -> bool:
@@ -48,6 +51,9 @@ def _story(r) -> Story:
         tags=Tags.from_dict(r.tags),
         watched=tuple(r.watched),
         outlets=tuple(r.outlets),
+        effective=r.effective,
+        parent_id=r.parent_id,
+        change=r.change,
     )
 
 

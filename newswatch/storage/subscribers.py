@@ -22,6 +22,7 @@ class Subscriber:
     providers: tuple[str, ...] = ()  # empty: every provider
     keywords: tuple[str, ...] = ()
     inactive_reason: str | None = None
+    lang: str | None = None  # "zh" | "en"; None until chosen (on /start from Telegram's language_code)
 
 
 def _row(r) -> Subscriber:
@@ -35,6 +36,7 @@ def _row(r) -> Subscriber:
         providers=tuple(r.providers),
         keywords=tuple(r.keywords),
         inactive_reason=r.inactive_reason,
+        lang=r.lang,
     )
 
 
