@@ -76,6 +76,13 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    # Raw [[tracker.events]] tables; newswatch.tracker checks them against the vocabulary, as
+    # Detector.from_config checks [vocabulary] (both need the vocabulary built first).
+    events: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     storage_url: str
@@ -85,6 +92,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     vocabulary: dict[str, Any] = field(default_factory=dict)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -179,7 +187,7 @@ class _Parser:
             ) from None
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "vocabulary"}
+        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "vocabulary", "tracker"}
         for key in raw:
             if key not in top:
                 raise self.fail(key, f"unknown section (allowed: {', '.join(sorted(top))})")
@@ -194,6 +202,7 @@ class _Parser:
             vocabulary=self.table(
                 raw, "vocabulary", {"providers", "services", "regions", "places", "actions", "ignore"}
             ),
+            tracker=self.tracker(raw),
         )
 
     def storage(self, raw: dict[str, Any]) -> str:
@@ -326,6 +335,14 @@ class _Parser:
                 section, "delivery_interval", "alerts.delivery_interval", d.delivery_interval
             ),
         )
+
+    def tracker(self, raw: dict[str, Any]) -> TrackerConfig:
+        section = self.table(raw, "tracker", {"events"})
+        events = self.typed(section, "events", "tracker.events", list, [])
+        for i, entry in enumerate(events):
+            if not isinstance(entry, dict):
+                raise self.fail(f"tracker.events[{i}]", "must be a table ([[tracker.events]])")
+        return TrackerConfig(events=tuple(events))
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
