@@ -18,7 +18,7 @@ from telegram.error import BadRequest, RetryAfter
 from telegram.ext import ContextTypes
 
 from newswatch.config import Config
-from newswatch.detect.keywords import clean_keyword
+from newswatch.detect.keywords import clean_keyword, keyword_form
 from newswatch.storage import outbox, subscribers
 from newswatch.storage import sources as source_store
 from newswatch.storage import stories as story_store
@@ -229,12 +229,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
         return
-    raw = _argument(context)
-    try:
-        keyword = clean_keyword(raw) if raw else ""
-    except ValueError:
-        keyword = ""
-    if keyword not in sub.keywords:
+    keyword = keyword_form(_argument(context))  # not clean_keyword: older rules let "x" in
+    if not keyword or keyword not in sub.keywords:
         await reply(update, context, "Usage: /unwatch KEYWORD — one of your /keywords.")
         return
     await _db(

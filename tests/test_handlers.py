@@ -271,7 +271,11 @@ JUNK_KEYWORDS = [
     ("/watch", "Usage: /watch KEYWORD"),
     ("/watch    ", "Usage: /watch KEYWORD"),
     ("/watch " + "长" * 1000, "Not added: a keyword can be at most 100 characters."),
-    ("/watch <b>", "Not added: a keyword needs at least one letter or character."),
+    ("/watch <b>", "Not added: a keyword needs at least 2 letters or digits."),
+    ("/watch a", "Not added: a keyword needs at least 2 letters or digits."),
+    ("/watch \u200b\u200d\u2060", "Not added: a keyword needs at least 2 letters or digits."),
+    ("/watch open\u200bai", "Watching “openai”"),  # zero-width: dropped, not part of the keyword
+    ("/watch \u202eGemini\u202c", "Watching “gemini”"),  # bidi overrides would reverse the reply
     ("/watch <b>bold</b> & <i>", "Watching “bold &”"),
     ("/unwatch", "Usage: /unwatch KEYWORD"),
     ("/unwatch <script>", "Usage: /unwatch KEYWORD"),
@@ -284,6 +288,16 @@ def test_junk_keywords_get_a_short_helpful_answer(bot: RunningBot, botapi: FakeB
     for (text, expect), answer in zip(JUNK_KEYWORDS, answers, strict=True):
         assert expect in answer, f"{text[:30]!r} -> {answer!r}"
         assert len(answer) < 200
+
+
+def test_a_keyword_stored_under_older_rules_still_matches_and_can_be_unwatched(
+    bot: RunningBot, botapi: FakeBotAPI, store, subscribe
+) -> None:
+    subscribe(ANN, keywords=["x"])  # one letter was enough before
+
+    ask(botapi, ANN, "/keywords", "• x")
+    ask(botapi, ANN, "/unwatch x", "No longer watching “x”")
+    assert subscribers.get(store, ANN).keywords == ()
 
 
 def test_a_subscriber_cannot_watch_more_than_the_maximum(
