@@ -170,7 +170,7 @@ async def providers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     kind, _, code = (query.data or "").partition(":")
-    if kind not in keyboards.MENUS:
+    if kind not in keyboards.MENUS or update.effective_chat is None:  # no chat: not one of our menus
         await query.answer("This button is no longer valid.")
         return
     if not await _may_manage(update, context):
@@ -248,7 +248,7 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not sub.keywords:
         await reply(update, context, "No keywords. Add one with /watch KEYWORD.")
         return
-    await reply(update, context, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
+    await reply(update, context, join_within(["Your keywords:", *(f"• {esc(k)}" for k in sub.keywords)]))
 
 
 def _count(arg: str) -> int | None:
@@ -321,3 +321,14 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, "I only understand commands. Try /help.")
+
+
+SLOW_DOWN = "That is more than I can answer at once: I will take your commands again in a few seconds."
+
+
+async def slow_down(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one reply a user gets when sending commands faster than the bot takes them (bot.flood)."""
+    if update.callback_query:
+        await update.callback_query.answer(SLOW_DOWN)
+    elif update.effective_message:
+        await reply(update, context, html.escape(SLOW_DOWN))
