@@ -25,6 +25,7 @@ from bot.handlers import COMMANDS
 from bot.pacing import Pacer
 from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
 
+from . import logredact
 from .config import Config, SourceConfig
 from .dispatch import CrawlDispatcher, backoff_seconds
 from .storage import connect, schema, subscribers
@@ -39,10 +40,13 @@ KEY_RETENTION = timedelta(days=30)  # story lookup keys older than this can no l
 
 
 class Service:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, engine: Engine | None = None):
         self.config = config
-        self.engine: Engine = connect(config.storage_url)
-        self.app = build_application(config, self.engine) if config.telegram.token else None
+        self.engine: Engine = engine or connect(config.storage_url)
+        self.token_rejected = False
+        self.app = (
+            build_application(config, self.engine, self._token_rejected) if config.telegram.token else None
+        )
         if self.app:
             # one pacer for alerts and command replies: Telegram counts them together
             self.delivery = Delivery(
@@ -208,6 +212,16 @@ class Service:
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
         log.info("bot @%s is polling %s", self.app.bot.username, self.config.telegram.api_base_url)
 
+    def _token_rejected(self) -> None:
+        """Telegram answered 401: the token was revoked (or replaced) at @BotFather. PTB's polling
+        gives up on it, so a service left running would be deaf: stop, and exit non-zero."""
+        if self.token_rejected:
+            return
+        self.token_rejected = True
+        if self.app is not None and self.app.running:
+            log.error("Telegram no longer accepts the bot token (revoked at @BotFather?): stopping")
+        self.stopping.set()
+
     async def renew_lease(self) -> None:
         if not await asyncio.to_thread(self.lease.renew):
             log.error("another newswatch took over this store (we were stalled too long): stopping")
@@ -237,7 +251,7 @@ class Service:
         log.info("newswatch running: %d sources, store %s", len(self._first_round), self.config.storage_url)
         await self.stopping.wait()
         await self.shutdown()
-        return 0
+        return 2 if self.token_rejected else 0
 
     async def shutdown(self) -> None:
         """Stop taking work, let in-flight sends finish, then close; all within ``SHUTDOWN_GRACE``."""
@@ -265,14 +279,19 @@ class Service:
         await self.app.shutdown()
 
 
-def run(config: Config) -> int:
+def run(config: Config, engine: Engine | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return asyncio.run(_main(config))
+    with logredact.redacting(config.telegram.token):
+        try:
+            return asyncio.run(_main(config, engine))
+        except Exception:  # logged, so that the traceback is redacted too
+            log.exception("newswatch stopped on an unexpected error")
+            return 1
 
 
-async def _main(config: Config) -> int:
-    return await Service(config).main()
+async def _main(config: Config, engine: Engine | None) -> int:
+    return await Service(config, engine).main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from newswatch import cli
 from newswatch import config as cfg
+from newswatch.storage import connect
 
 SOURCE = """
 [[sources]]
@@ -282,3 +285,41 @@ def test_run_refuses_a_keyword_without_letters_in_one_line(write_config, newswat
     assert result.stderr == (
         f"error: {path}: watch.keywords[0]: a keyword needs at least 2 letters or digits (got '<b>')\n"
     )
+
+
+def _immutable(path: Path) -> None:
+    """chattr +i: not even root may write the file (ext4, xfs, btrfs); skipped where unsupported."""
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not installed")
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a file immutable here: {done.stderr.strip()}")
+
+
+@pytest.mark.parametrize("problem", ["corrupt", "read-only", "unreachable"])
+def test_run_with_a_store_it_cannot_open_or_write_is_one_line(write_config, newswatch, tmp_path, problem):
+    store = tmp_path / "store.db"
+    url = f"sqlite:///{store}"
+    if problem == "corrupt":
+        store.write_bytes(b"this is not SQLite\n" * 300)
+    elif problem == "read-only":
+        connect(url).dispose()  # a good store, then made read-only
+        _immutable(store)
+    else:
+        url = "postgresql+psycopg://nw:secret@127.0.0.1:1/news"
+    path = write_config(f'[storage]\nurl = "{url}"\n' + SOURCE)
+    try:
+        result = newswatch("--config", path, "run", timeout=60)
+    finally:
+        subprocess.run(["chattr", "-i", str(store)], capture_output=True, check=False)
+
+    reason = {
+        "corrupt": "file is not a database",
+        "read-only": "attempt to write a readonly database",
+        "unreachable": "connection",
+    }[problem]
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"error: {path}: storage.url: cannot open ")
+    assert reason in result.stderr.lower() and "secret" not in result.stderr
