@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -24,6 +25,7 @@ from telegram.request import HTTPXRequest
 from newswatch.config import Config
 
 from . import handlers
+from .delivery import store_problem
 from .flood import FloodGuard, Verdict
 from .pacing import Pacer
 
@@ -135,7 +137,7 @@ def build_application(
     processor.refuse = lambda update: handlers.slow_down(
         update, app.context_types.context.from_update(update, app)
     )
-    app.bot_data.update(engine=engine, config=config, pacer=Pacer())
+    app.bot_data.update(engine=engine, config=config, pacer=Pacer(), flood=processor.guard)
     for name, callback in (
         ("start", handlers.start),
         ("stop", handlers.stop),
@@ -160,6 +162,11 @@ def build_application(
 
 
 async def _log_error(update: object, context) -> None:
+    if isinstance(context.error, SQLAlchemyError) and isinstance(update, Update):
+        # the store refuses writes (or is gone): one line, and the user is told, not left waiting
+        log.error("update %s not handled: %s", update.update_id, store_problem(context.error))
+        await handlers.store_unavailable(update, context)
+        return
     log.error(
         "handler failed for %s: %s",
         getattr(update, "update_id", update),

@@ -7,6 +7,7 @@ group's admins may change its subscription.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from telegram import BotCommand, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, RetryAfter
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from newswatch.config import Config
@@ -321,6 +322,18 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, "I only understand commands. Try /help.")
+
+
+STORE_UNAVAILABLE = "Sorry, I cannot save anything right now. Please try again in a few minutes."
+
+
+async def store_unavailable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the store refused (disk full, database down): say so rather than stay silent."""
+    with contextlib.suppress(TelegramError):
+        if update.callback_query:
+            await update.callback_query.answer(STORE_UNAVAILABLE)
+        elif update.effective_message:
+            await reply(update, context, html.escape(STORE_UNAVAILABLE))
 
 
 SLOW_DOWN = "That is more than I can answer at once: I will take your commands again in a few seconds."

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.app import ALLOWED_UPDATES, build_application
@@ -136,8 +137,13 @@ class Service:
                 log.exception("delivery run failed")
 
     async def housekeeping(self) -> None:
-        await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
         self.delivery.pacer.forget_idle()
+        if self.app is not None:
+            self.app.bot_data["flood"].forget_idle()
+        try:
+            await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
+        except SQLAlchemyError as error:  # reported (once a minute) with delivery's pause
+            self.delivery.store_refused(error)
 
     def _prune_keys(self, cutoff: datetime) -> None:
         with self.engine.begin() as conn:
@@ -223,7 +229,12 @@ class Service:
         self.stopping.set()
 
     async def renew_lease(self) -> None:
-        if not await asyncio.to_thread(self.lease.renew):
+        try:
+            renewed = await asyncio.to_thread(self.lease.renew)
+        except SQLAlchemyError as error:  # delivery pauses too: nothing it sends could be recorded
+            self.delivery.store_refused(error)
+            return
+        if not renewed:
             log.error("another newswatch took over this store (we were stalled too long): stopping")
             self.stopping.set()
 
@@ -263,6 +274,8 @@ class Service:
         if self._delivery_task and not self._delivery_task.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._delivery_task, max(0.5, deadline - time.monotonic() - 2))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.delivery.close(), max(0.5, deadline - time.monotonic() - 1.5))
         if self.app is not None and self.app.running:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), max(0.5, deadline - time.monotonic()))
