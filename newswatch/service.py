@@ -83,6 +83,13 @@ class Service:
         return time.monotonic() >= self.next_poll.get(name, 0.0)
 
     async def _crawled(self, names: list[str]) -> None:
+        try:
+            await self._after_crawl(names)
+        except SQLAlchemyError as error:  # tried again after the next crawl; reported with delivery's pause
+            self.delivery.store_refused(error)
+        self.kick_delivery()
+
+    async def _after_crawl(self, names: list[str]) -> None:
         states = await asyncio.to_thread(source_store.all_states, self.engine)
         for name in names:
             state = states.get(name)
@@ -105,10 +112,10 @@ class Service:
                 self.delivery.history_sources.discard(name)
                 log.info("%s: first poll stored %d stories as history, alerts start now", name, count)
         if self._first_round:
-            self._first_round.difference_update(names)
-            if not self._first_round:
+            left = self._first_round - set(names)
+            if not left:
                 await asyncio.to_thread(self._alerts_start)
-        self.kick_delivery()
+            self._first_round = left  # only now: a start the store refused is tried again
 
     def _alerts_start(self) -> None:
         if story_store.get_meta(self.engine, ALERTS_SINCE) is None:

@@ -29,7 +29,8 @@ from bot.delivery import ALERTS_SINCE, Delivery
 from bot.handlers import STORE_UNAVAILABLE
 from bot.pacing import Pacer
 from bot.senders import TelegramSender
-from newswatch.config import AlertsConfig, Config, TelegramConfig
+from newswatch.config import AlertsConfig, Config, SourceConfig, TelegramConfig
+from newswatch.service import Service
 from newswatch.storage import connect, outbox, schema
 from newswatch.storage import stories as story_store
 from tests.fixtures.botapi import FakeBotAPI
@@ -223,3 +224,25 @@ def test_a_command_the_store_refuses_gets_an_apology_not_silence(
         ask(botapi, 21, "/start", STORE_UNAVAILABLE)
         refusal.stop()
         ask(botapi, 21, "/start", "Subscribed.")
+
+
+@pytest.mark.parametrize("refusal", ["immutable file"], indirect=True)
+def test_the_first_round_ending_while_the_store_refuses_starts_alerts_once_it_takes_writes(
+    store: Engine, refusal: Refusal, tmp_path: Path
+) -> None:
+    with store.begin() as conn:  # a first start: alerts begin once every source has been polled
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == ALERTS_SINCE))
+    source = SourceConfig("ithome", "ithome", "https://www.ithome.com/rss/")
+    service = Service(Config(path=tmp_path / "config.toml", storage_url=refusal.url, sources=(source,)))
+
+    async def crawled() -> None:  # the crawl dispatcher's callback after the first poll
+        service._first_round = {"ithome"}
+        refusal.start()
+        await service._crawled(["ithome"])  # used to raise, and alerts never started
+        assert story_store.get_meta(store, ALERTS_SINCE) is None
+        refusal.stop()
+        await service._crawled(["ithome"])  # the next poll of the source
+
+    asyncio.run(crawled())
+    service.engine.dispose()
+    assert story_store.get_meta(store, ALERTS_SINCE) is not None
