@@ -127,16 +127,20 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _open_store(config: cfg.Config) -> Any:
-    """The store's engine, migrated; a store that cannot be opened is one line, not a traceback."""
+def _open_store(config: cfg.Config, *, writable: bool = False) -> Any:
+    """The store's engine, migrated; a store that cannot be opened (or, with ``writable``, written:
+    read-only, immutable, locked out) is one line, not a traceback."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from .storage import connect
-    from .storage.db import SchemaTooNew
+    from .storage.db import SchemaTooNew, check_writable
 
     try:
-        return connect(config.storage_url)
+        engine = connect(config.storage_url)
+        if writable:
+            check_writable(engine)
+        return engine
     except SchemaTooNew as exc:
         raise UsageError(f"{config.path}: storage.url: {exc}") from None
     except (SQLAlchemyError, OSError) as exc:
@@ -325,7 +329,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = cfg.load(args.config)
     Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
     config_events(config)  # and so is a bad [[tracker.events]], not in every /tracker
-    return run(config)
+    return run(config, _open_store(config, writable=True))
 
 
 if __name__ == "__main__":
