@@ -20,8 +20,17 @@ from urllib.parse import urlsplit
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 TOKEN_ENV = "NEWSWATCH_TELEGRAM_TOKEN"
+# Settings a container sets from its environment; the environment wins over the file. The storage URL
+# lets one image run on SQLite in its /data volume or on PostgreSQL, the listen address lets the web
+# server answer health checks from outside the container (the [web] section comes with the web server).
+ENV_OVERRIDES = {
+    "NEWSWATCH_STORAGE_URL": ("storage", "url"),
+    "NEWSWATCH_WEB_LISTEN": ("web", "listen"),
+}
 SOURCE_KINDS = ("ithome", "rss")
+ITHOME_HOSTS = ("www.ithome.com", "ithome.com")
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.I)
@@ -124,6 +133,22 @@ def parse_size(value: object) -> int:
     return size
 
 
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and no whitespace or control characters: the only kind of
+    URL a source may have (``javascript:``, ``file:`` and the like are refused wherever URLs come in)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not _NOT_IN_URL.search(url)
+
+
+def default_kind(url: str) -> str:
+    """The kind a source at ``url`` (an ``is_http_url``) should have: ITHome's own reader for ITHome,
+    whose feed only links to the pages it reads, the feed reader for everything else."""
+    return "ithome" if urlsplit(url).hostname in ITHOME_HOSTS else "rss"
+
+
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     """The config path from the command line, else ``$NEWSWATCH_CONFIG``, else ``./config.toml``."""
     return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
@@ -139,16 +164,25 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{cfg_path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{cfg_path}: TOML syntax error: {exc}") from None
-    return _Parser(cfg_path).config(raw)
+    overridden = {}
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        value = os.environ.get(variable, "").strip()
+        if value and isinstance(raw.setdefault(section, {}), dict):
+            raw[section][key] = value
+            overridden[f"{section}.{key}"] = variable
+    return _Parser(cfg_path, overridden).config(raw)
 
 
 class _Parser:
     """Walks the raw TOML tables, checking each key against what the section accepts."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, overridden: dict[str, str] | None = None):
         self.path = path
+        self.overridden = overridden or {}  # key -> the environment variable its value came from
 
     def fail(self, key: str, problem: str) -> ConfigError:
+        if key in self.overridden:
+            key = f"{key} (from ${self.overridden[key]})"
         return ConfigError(f"{self.path}: {key}: {problem}")
 
     def table(self, raw: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
@@ -243,8 +277,7 @@ class _Parser:
                     f"{label}.kind", f"unknown kind {kind!r} (allowed: {', '.join(SOURCE_KINDS)})"
                 )
             url = self.typed(entry, "url", f"{label}.url", str, "")
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", url):
+            if not is_http_url(url):
                 raise self.fail(f"{label}.url", f"must be an absolute http(s) URL (got {url!r})")
             interval = self.duration(entry, "interval", f"{label}.interval", 300.0)
             if interval < MIN_POLITE_INTERVAL:

@@ -205,3 +205,39 @@ def test_the_shipped_config_is_valid(monkeypatch):
 
     assert [s.name for s in config.sources if s.kind == "ithome"] == ["ithome"]
     assert all(s.interval >= cfg.MIN_POLITE_INTERVAL for s in config.sources)
+
+
+def test_the_storage_url_comes_from_the_environment_first(write_config, monkeypatch, tmp_path):
+    """What a container sets: one image, its store in /data or on a PostgreSQL server."""
+    path = write_config('[storage]\nurl = "sqlite:///from-file.db"\n' + SOURCE)
+
+    monkeypatch.setenv("NEWSWATCH_STORAGE_URL", " sqlite:////data/newswatch.db ")
+    assert cfg.load(path).storage_url == "sqlite:////data/newswatch.db"
+    monkeypatch.setenv("NEWSWATCH_STORAGE_URL", "")
+    assert cfg.load(path).storage_url == f"sqlite:///{tmp_path.resolve()}/from-file.db"
+
+
+def test_a_bad_storage_url_from_the_environment_names_the_variable(write_config, monkeypatch):
+    path = write_config(SOURCE)
+    monkeypatch.setenv("NEWSWATCH_STORAGE_URL", "newswatch.db")
+
+    with pytest.raises(cfg.ConfigError) as refused:
+        cfg.load(path)
+
+    assert str(refused.value).startswith(f"{path}: storage.url (from $NEWSWATCH_STORAGE_URL): must be")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "file:///etc/passwd", "http://", "http://[::1", "https://a.example/\x00feed"],
+)
+def test_only_absolute_http_urls_are_source_urls(url):
+    assert not cfg.is_http_url(url)
+    assert cfg.is_http_url("https://a.example/feed?x=1&y=2")
+
+
+def test_ithome_urls_default_to_the_ithome_kind():
+    assert cfg.default_kind("https://www.ithome.com/rss/") == "ithome"
+    assert cfg.default_kind("https://WWW.ITHOME.COM/list/") == "ithome"
+    assert cfg.default_kind("https://www.ithome.com.tw/rss") == "rss"  # iThome Taiwan is another outlet
+    assert cfg.default_kind("https://technode.com/feed/") == "rss"
