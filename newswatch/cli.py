@@ -303,11 +303,10 @@ def cmd_sources_import(args: argparse.Namespace) -> int:
         print(f"{verb}  {source.name:<16} {source.kind:<7} {source.url}{state}")
     for url, why in plan.skipped:
         print(f"skipped  {url}: {why}")
-    if plan.added:
-        if args.dry_run:
-            configedit.appended(config.path, config.path.read_text(encoding="utf-8"), plan.added)
-        else:
-            configedit.add_sources(config.path, plan.added)
+    if plan.added and args.dry_run:  # what the real run would refuse, the dry run refuses too
+        configedit.appended(config.path, config.path.read_text(encoding="utf-8"), plan.added)
+    elif plan.added:
+        configedit.add_sources(config.path, plan.added)
     flattened = "; OPML categories flattened" if plan.flattened else ""
     added = f"{len(plan.added)} to add" if args.dry_run else f"{len(plan.added)} added"
     summary = f"{added}, {len(plan.skipped)} skipped (duplicate URLs){flattened}"

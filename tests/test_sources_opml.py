@@ -211,6 +211,11 @@ def test_a_dry_run_shows_the_change_and_makes_none(newswatch, config, opml_file)
     ("content", "problem"),
     [
         ("this is not XML at all", "not XML"),
+        (  # an external entity is never fetched: the file is refused
+            '<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/hostname">]>'
+            '<opml version="2.0"><body><outline text="&x;" xmlUrl="https://a.example/"/></body></opml>',
+            "not XML (reference to external entity",
+        ),
         ("<html><body><a href='https://a.example/feed'>feed</a></body></html>", "not OPML"),
         (opml('<outline text="Folder only"/>'), "no feeds in it"),
         (
