@@ -138,7 +138,8 @@ def is_http_url(url: str) -> bool:
     URL a source may have (``javascript:``, ``file:`` and the like are refused wherever URLs come in)."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # "http://[::1": an unclosed IPv6 bracket
+        parts.port  # noqa: B018 (raises for "http://a:99999/" or "http://a:x/")
+    except ValueError:  # that, or "http://[::1": an unclosed IPv6 bracket
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not _NOT_IN_URL.search(url)
 

@@ -229,7 +229,14 @@ def test_a_bad_storage_url_from_the_environment_names_the_variable(write_config,
 
 @pytest.mark.parametrize(
     "url",
-    ["javascript:alert(1)", "file:///etc/passwd", "http://", "http://[::1", "https://a.example/\x00feed"],
+    [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "http://",
+        "http://[::1",
+        "https://a.example:99999/feed",
+        "https://a.example/\x00feed",
+    ],
 )
 def test_only_absolute_http_urls_are_source_urls(url):
     assert not cfg.is_http_url(url)
