@@ -377,7 +377,7 @@ def _check_lines(result: Check) -> Iterator[tuple[str, str]]:
             when = f"{verdict.published:%Y-%m-%d %H:%M}Z" if verdict.published else "-"
             watched = f" watched: {', '.join(d.watched)}" if d.watched else ""
             relevant = f"{'RELEVANT' if d.relevant else 'no':<8} {d.score:.2f} [{_tag_text(d.tags)}]"
-            yield "", f"{when:<17}  {relevant}{watched}  {verdict.title}"
+            yield "", f"{when:<17}  {relevant}{watched}  {verdict.title}  {verdict.link}"
     yield "verdict", f'usable as kind = "{result.kind}"' if result.usable else f"not usable: {result.problem}"
 
 
