@@ -12,6 +12,8 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -20,6 +22,8 @@ from . import config as cfg
 from .models import Tags
 
 if TYPE_CHECKING:
+    from scrapers.check import Check
+
     from .tracker import Record
 
 EXIT_USAGE = 2
@@ -76,8 +80,38 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("file", nargs="?", default="-", metavar="FILE")
     classify.set_defaults(handler=cmd_classify)
 
-    sources = sub.add_parser("sources", parents=[common], help="list sources with their poll status")
+    sources = sub.add_parser(
+        "sources",
+        parents=[common],
+        help="list sources with their poll status; import, export, check",
+        description="Without an ACTION: each source's last poll, status, articles and last error.",
+    )
     sources.set_defaults(handler=cmd_sources)
+    actions = sources.add_subparsers(dest="action", metavar="ACTION")
+    imported = actions.add_parser(
+        "import", parents=[common], help="append the feeds of an OPML file to the config's [[sources]]"
+    )
+    imported.add_argument("file", metavar="FILE")
+    imported.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    imported.add_argument(
+        "--kind", choices=cfg.SOURCE_KINDS, default="rss", help="kind of the new sources (ITHome: ithome)"
+    )
+    imported.add_argument("--interval", default="15m", help="polling interval of the new sources (15m)")
+    imported.set_defaults(handler=cmd_sources_import)
+    exported = actions.add_parser("export", parents=[common], help="write the sources as OPML 2.0 to stdout")
+    exported.set_defaults(handler=cmd_sources_export)
+    checked = actions.add_parser(
+        "check", parents=[common], help="fetch URL once with the crawl settings and say what it is"
+    )
+    checked.add_argument("url", metavar="URL")
+    checked.add_argument(
+        "--kind", choices=cfg.SOURCE_KINDS, help="read it as this kind (default: ithome for ITHome, else rss)"
+    )
+    checked.add_argument(
+        "--newest", type=_count, default=5, metavar="N", help="entries to run the detector on (5)"
+    )
+    checked.add_argument("--log-level", default="ERROR", help="Scrapy log level (default: ERROR)")
+    checked.set_defaults(handler=cmd_sources_check)
 
     tracker = sub.add_parser(
         "tracker", parents=[common], help="what is restricted where, since when: the current table"
@@ -87,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     tracker.add_argument("--json", action="store_true", help="the records as a JSON array")
     tracker.set_defaults(handler=cmd_tracker)
     return parser
+
+
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"not a count: {value!r}")
+    return int(value)
 
 
 # --- crawl -------------------------------------------------------------------------------------
@@ -251,6 +291,132 @@ def cmd_sources(args: argparse.Namespace) -> int:
             f"{counts.get(source.name, 0):>8}  {error}"
         )
     return 0
+
+
+def cmd_sources_import(args: argparse.Namespace) -> int:
+    from . import configedit, opml
+
+    config = cfg.load(args.config)
+    try:
+        cfg.parse_duration(args.interval)
+    except ValueError:
+        raise UsageError(
+            f'--interval: must be a duration like 900, "90s", "15m" or "1h" (got {args.interval!r})'
+        ) from None
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+    try:
+        plan = configedit.plan(config, opml.read(data), args.kind, args.interval.strip(), args.file)
+    except opml.OpmlError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    verb = "would add" if args.dry_run else "added"
+    for source in plan.added:
+        state = "" if source.enabled else "  (disabled)"
+        print(f"{verb}  {source.name:<16} {source.kind:<7} {source.url}{state}")
+    for url, why in plan.skipped:
+        print(f"skipped  {url}: {why}")
+    if plan.added and args.dry_run:  # what the real run would refuse, the dry run refuses too
+        configedit.appended(config.path, config.path.read_text(encoding="utf-8"), plan.added)
+    elif plan.added:
+        configedit.add_sources(config.path, plan.added)
+    flattened = "; OPML categories flattened" if plan.flattened else ""
+    added = f"{len(plan.added)} to add" if args.dry_run else f"{len(plan.added)} added"
+    summary = f"{added}, {len(plan.skipped)} skipped (duplicate URLs){flattened}"
+    if args.dry_run:
+        print(f"{summary}; dry run: {config.path} is unchanged")
+        if plan.added:
+            print(f"\nwould append to {config.path}:\n")
+            print(configedit.as_toml(plan.added), end="")
+    else:
+        print(f"{summary}: {config.path}" if plan.added else f"{summary}; {config.path} is unchanged")
+    return 0
+
+
+def cmd_sources_export(args: argparse.Namespace) -> int:
+    from . import opml
+
+    config = cfg.load(args.config)
+    sys.stdout.write(opml.write(config.sources, f"newswatch sources ({config.path.name})", datetime.now(UTC)))
+    return 0
+
+
+def cmd_sources_check(args: argparse.Namespace) -> int:
+    from scrapers.check import check
+
+    config = cfg.load(args.config)
+    url = args.url.strip()
+    if not cfg.is_http_url(url):
+        raise UsageError(f"{args.url!r}: not an absolute http(s) URL")
+    result = check(config, url, args.kind or cfg.default_kind(url), args.newest, args.log_level.upper())
+    for label, value in _check_lines(result):
+        print(f"{label + ':' if label else '':<17}{value}")
+    return 0 if result.usable else 1
+
+
+def _check_lines(result: Check) -> Iterator[tuple[str, str]]:
+    """``sources check`` output: one ``label: value`` line each, stable labels."""
+    yield "url", f"{result.url} (read as kind {result.kind}, with the crawl settings; nothing stored)"
+    answer = result.answer
+    if answer is None:
+        yield "failed", result.failure or "no answer"
+        yield "verdict", f"not usable: {result.problem}"
+        return
+    yield "status", f"{answer.status} {_reason(answer.status)}"
+    hops = len(answer.redirects)
+    yield "final url", answer.url + (f" (after {hops} redirect{'s' * (hops > 1)})" if hops else "")
+    yield "content type", answer.content_type or "none given"
+    read_as = f"read as {result.charset}" if result.charset else "not read"
+    yield "charset", f"declared {result.declared_charset or 'nowhere'}, {read_as}"
+    if answer.status == 200:
+        yield "type", result.reading
+        for alternate in result.alternates:
+            yield "links to feed", alternate
+    if result.parsed:
+        dropped = f" ({result.promotions} promotion{'s' * (result.promotions > 1)} left out)"
+        yield "entries", f"{result.entries}{dropped if result.promotions else ''}"
+        dates = [f"{end} {when:%Y-%m-%d %H:%M}Z" for end, when in _ends(result.dates)]
+        if result.undated:
+            dates.append(f"{result.undated} without a date")
+        yield "dates", ", ".join(dates) or "-"
+    if answer.status == 200:
+        validators = {"ETag": answer.etag, "Last-Modified": answer.last_modified}
+        yield "validators", "; ".join(f"{k} {v}" for k, v in validators.items() if v) or "none"
+        yield "conditional get", _revalidation(result)
+    if result.newest:
+        yield "detector", f"newest {len(result.newest)}, on {result.basis}"
+        for verdict in result.newest:
+            d = verdict.detection
+            when = f"{verdict.published:%Y-%m-%d %H:%M}Z" if verdict.published else "-"
+            watched = f" watched: {', '.join(d.watched)}" if d.watched else ""
+            relevant = f"{'RELEVANT' if d.relevant else 'no':<8} {d.score:.2f} [{_tag_text(d.tags)}]"
+            yield "", f"{when:<17}  {relevant}{watched}  {verdict.title}  {verdict.link}"
+    yield "verdict", f'usable as kind = "{result.kind}"' if result.usable else f"not usable: {result.problem}"
+
+
+def _ends(dates: list[datetime]) -> list[tuple[str, datetime]]:
+    """The newest and the oldest of dates sorted newest first; none of an empty list."""
+    return [("newest", dates[0]), ("oldest", dates[-1])] if dates else []
+
+
+def _revalidation(result: Check) -> str:
+    if not result.revalidated:
+        return "not possible: no ETag or Last-Modified, so every poll downloads the whole body"
+    if result.revalidation is None:
+        return f"unknown: the second request failed: {result.revalidation_failure}"
+    status = result.revalidation.status
+    headers = {"If-None-Match": result.answer.etag, "If-Modified-Since": result.answer.last_modified}
+    sent = " and ".join(name for name, value in headers.items() if value)
+    outcome = "yes" if status == 304 else "no"
+    return f"{outcome}: one more request, with {sent}, answered {status} {_reason(status)}"
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _duration(seconds: float) -> str:

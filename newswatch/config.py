@@ -21,9 +21,18 @@ from urllib.parse import urlsplit
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 TOKEN_ENV = "NEWSWATCH_TELEGRAM_TOKEN"
+# Settings a container sets from its environment; the environment wins over the file. The storage URL
+# lets one image run on SQLite in its /data volume or on PostgreSQL, the listen address lets the web
+# server answer health checks from outside the container (the [web] section comes with the web server).
+ENV_OVERRIDES = {
+    "NEWSWATCH_STORAGE_URL": ("storage", "url"),
+    "NEWSWATCH_WEB_LISTEN": ("web", "listen"),
+}
 SOURCE_KINDS = ("ithome", "rss")
 NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")  # fullmatch: "$" alone lets a trailing newline through
 TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")  # what PTB puts in every request path
+ITHOME_HOSTS = ("www.ithome.com", "ithome.com")
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.I)
@@ -150,6 +159,23 @@ def parse_size(value: object) -> int:
     return size
 
 
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host and no whitespace or control characters: the only kind of
+    URL a source may have (``javascript:``, ``file:`` and the like are refused wherever URLs come in)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for "http://a:99999/" or "http://a:x/")
+    except ValueError:  # that, or "http://[::1": an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not _NOT_IN_URL.search(url)
+
+
+def default_kind(url: str) -> str:
+    """The kind a source at ``url`` (an ``is_http_url``) should have: ITHome's own reader for ITHome,
+    whose feed only links to the pages it reads, the feed reader for everything else."""
+    return "ithome" if urlsplit(url).hostname in ITHOME_HOSTS else "rss"
+
+
 def resolve_path(path: str | os.PathLike[str] | None) -> Path:
     """The config path from the command line, else ``$NEWSWATCH_CONFIG``, else ``./config.toml``."""
     return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
@@ -165,16 +191,25 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{cfg_path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{cfg_path}: TOML syntax error: {exc}") from None
-    return _Parser(cfg_path).config(raw)
+    overridden = {}
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        value = os.environ.get(variable, "").strip()
+        if value and isinstance(raw.setdefault(section, {}), dict):
+            raw[section][key] = value
+            overridden[f"{section}.{key}"] = variable
+    return _Parser(cfg_path, overridden).config(raw)
 
 
 class _Parser:
     """Walks the raw TOML tables, checking each key against what the section accepts."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, overridden: dict[str, str] | None = None):
         self.path = path
+        self.overridden = overridden or {}  # key -> the environment variable its value came from
 
     def fail(self, key: str, problem: str) -> ConfigError:
+        if key in self.overridden:
+            key = f"{key} (from ${self.overridden[key]})"
         return ConfigError(f"{self.path}: {key}: {problem}")
 
     def table(self, raw: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
@@ -218,11 +253,10 @@ class _Parser:
     def http_url(self, value: str, label: str, problem: str) -> str:
         """An absolute http(s) URL that Python's own parser accepts (port in range, valid IPv6)."""
         try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 -- raises ValueError for "Port out of range" or junk
+            urlsplit(value).port  # noqa: B018 -- raises ValueError for "Port out of range" or junk
         except ValueError as exc:
             raise self.fail(label, f"{problem} ({str(exc).lower()}: {value!r})") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
+        if not is_http_url(value):
             raise self.fail(label, f"{problem} (got {value!r})")
         return value
 

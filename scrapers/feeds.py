@@ -33,7 +33,17 @@ class FeedEntry:
     published: datetime | None
 
 
-def _declared_charset(body: bytes, content_type: str) -> str | None:
+@dataclass(frozen=True)
+class Feed:
+    """A parsed feed: its entries, and what ``newswatch sources check`` tells an operator about it."""
+
+    version: str  # feedparser's name of the format: "rss20", "atom10", "rss10" (RDF) ...
+    charset: str  # what the bytes were read as
+    entries: list[FeedEntry]
+
+
+def declared_charset(body: bytes, content_type: str) -> str | None:
+    """The charset the HTTP header, else the XML prolog, declares."""
     if m := _HEADER_CHARSET.search(content_type or ""):
         return m.group(1).lower()
     if m := _PROLOG_ENCODING.match(body[:200]):
@@ -41,42 +51,50 @@ def _declared_charset(body: bytes, content_type: str) -> str | None:
     return None
 
 
-def to_utf8(body: bytes, content_type: str = "") -> bytes:
-    """The feed re-encoded as UTF-8 with a matching prolog, whatever it came in."""
-    declared = _declared_charset(body, content_type)
+def decode(body: bytes, content_type: str = "") -> tuple[str, str]:
+    """The text, and the charset it was read as."""
+    declared = declared_charset(body, content_type)
     if declared in _GB_FAMILY:
-        text = body.decode("gb18030", errors="replace")
-    elif declared and declared not in ("utf-8", "utf8"):
+        return body.decode("gb18030", errors="replace"), "gb18030"
+    if declared and declared not in ("utf-8", "utf8"):
         try:
-            text = body.decode(declared)
+            return body.decode(declared), declared
         except (LookupError, UnicodeDecodeError):
-            text = _sniff(body)
-    else:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = _sniff(body)
+            return _sniff(body)
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return _sniff(body)
+
+
+def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str]:
+    """The feed re-encoded as UTF-8 with a matching prolog, whatever it came in, and what it came in."""
+    text, charset = decode(body, content_type)
     text = re.sub(
         r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text.lstrip("\ufeff"), count=1
     )
-    return text.encode("utf-8")
+    return text.encode("utf-8"), charset
 
 
-def _sniff(body: bytes) -> str:
+def _sniff(body: bytes) -> tuple[str, str]:
     best = from_bytes(body[:200_000]).best()
     encoding = best.encoding if best else "utf-8"
     if encoding.replace("_", "").lower() in {e.replace("_", "") for e in _GB_FAMILY} or encoding == "big5":
         encoding = "gb18030" if encoding != "big5" else encoding
-    return body.decode(encoding, errors="replace")
+    return body.decode(encoding, errors="replace"), encoding
 
 
 def parse(body: bytes, content_type: str = "") -> list[FeedEntry]:
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed; FeedError when it is not a feed at all."""
+    return read(body, content_type).entries
+
+
+def read(body: bytes, content_type: str = "") -> Feed:
+    """The feed with its format and charset; FeedError when it is not a feed at all."""
     if not body.strip():
         raise FeedError("empty response")
-    parsed = feedparser.parse(
-        to_utf8(body, content_type), response_headers={"content-type": "application/xml; charset=utf-8"}
-    )
+    utf8, charset = to_utf8(body, content_type)
+    parsed = feedparser.parse(utf8, response_headers={"content-type": "application/xml; charset=utf-8"})
     if not parsed.entries:
         if not parsed.get("version"):
             head = body[:500].lstrip().lower()
@@ -87,7 +105,8 @@ def parse(body: bytes, content_type: str = "") -> list[FeedEntry]:
             raise FeedError(f"not RSS/Atom ({served}" + (f": {reason})" if reason else ")"))
         if parsed.get("bozo"):
             raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
-    return [entry for e in parsed.entries if (entry := _entry(e)) is not None]
+    entries = [entry for e in parsed.entries if (entry := _entry(e)) is not None]
+    return Feed(parsed.get("version") or "", charset, entries)
 
 
 def _entry(e: feedparser.FeedParserDict) -> FeedEntry | None:

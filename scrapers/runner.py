@@ -1,5 +1,6 @@
-"""Running crawls in this process, for ``newswatch crawl`` (the service runs that command in a
-subprocess per poll: a Twisted reactor cannot be restarted, and a crash or a leak stays contained)."""
+"""Running crawls in this process, for ``newswatch crawl`` and ``newswatch sources check`` (the service
+runs ``crawl`` in a subprocess per poll: a Twisted reactor cannot be restarted, and a crash or a leak
+stays contained)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,20 @@ class CrawlReport:
     failed: dict[str, str] = field(default_factory=dict)  # source -> reason
 
 
-def crawl(config: Config, names: list[str], log_level: str = "WARNING") -> CrawlReport:
-    """Poll the named sources in one spider (one engine, one downloader) and report how it went."""
+def crawler_process(config: Config, log_level: str) -> CrawlerProcess:
+    """A Scrapy process with the project's settings and what config.toml says of the crawl: every
+    command that fetches (``crawl``, ``sources check``) goes through the same middlewares and limits."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.setdict({**default_settings.crawl_settings(config), "LOG_LEVEL": log_level}, priority="cmdline")
     process = CrawlerProcess(settings)
     logging.getLogger("scrapy").setLevel(log_level)
+    return process
+
+
+def crawl(config: Config, names: list[str], log_level: str = "WARNING") -> CrawlReport:
+    """Poll the named sources in one spider (one engine, one downloader) and report how it went."""
+    process = crawler_process(config, log_level)
     crawler = process.create_crawler(
         spider_class(config, [config.source(name) for name in names], name="newswatch")
     )

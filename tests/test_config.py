@@ -323,3 +323,46 @@ def test_run_with_a_store_it_cannot_open_or_write_is_one_line(write_config, news
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith(f"error: {path}: storage.url: cannot open ")
     assert reason in result.stderr.lower() and "secret" not in result.stderr
+
+
+def test_the_storage_url_comes_from_the_environment_first(write_config, monkeypatch, tmp_path):
+    """What a container sets: one image, its store in /data or on a PostgreSQL server."""
+    path = write_config('[storage]\nurl = "sqlite:///from-file.db"\n' + SOURCE)
+
+    monkeypatch.setenv("NEWSWATCH_STORAGE_URL", " sqlite:////data/newswatch.db ")
+    assert cfg.load(path).storage_url == "sqlite:////data/newswatch.db"
+    monkeypatch.setenv("NEWSWATCH_STORAGE_URL", "")
+    assert cfg.load(path).storage_url == f"sqlite:///{tmp_path.resolve()}/from-file.db"
+
+
+def test_a_bad_storage_url_from_the_environment_names_the_variable(write_config, monkeypatch):
+    path = write_config(SOURCE)
+    monkeypatch.setenv("NEWSWATCH_STORAGE_URL", "newswatch.db")
+
+    with pytest.raises(cfg.ConfigError) as refused:
+        cfg.load(path)
+
+    assert str(refused.value).startswith(f"{path}: storage.url (from $NEWSWATCH_STORAGE_URL): must be")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "http://",
+        "http://[::1",
+        "https://a.example:99999/feed",
+        "https://a.example/\x00feed",
+    ],
+)
+def test_only_absolute_http_urls_are_source_urls(url):
+    assert not cfg.is_http_url(url)
+    assert cfg.is_http_url("https://a.example/feed?x=1&y=2")
+
+
+def test_ithome_urls_default_to_the_ithome_kind():
+    assert cfg.default_kind("https://www.ithome.com/rss/") == "ithome"
+    assert cfg.default_kind("https://WWW.ITHOME.COM/list/") == "ithome"
+    assert cfg.default_kind("https://www.ithome.com.tw/rss") == "rss"  # iThome Taiwan is another outlet
+    assert cfg.default_kind("https://technode.com/feed/") == "rss"
