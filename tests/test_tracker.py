@@ -6,7 +6,6 @@ entry; stories are read from a real store (SQLite, and PostgreSQL when configure
 
 from __future__ import annotations
 
-import time
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
@@ -257,7 +256,9 @@ def test_a_story_naming_its_parent_updates_that_record() -> None:
     assert [e.story_id for e in record.events] == ["s-1", "s-2", "s-3"]
 
 
-def test_building_is_quick_with_ten_thousand_events() -> None:
+def test_ten_thousand_events_build_in_one_pass() -> None:
+    """How fast is bench/web's business (it requests /api/tracker.json over 10,000 stories); here,
+    that every event lands in a record."""
     services = sorted(VOCABULARY.service_providers)
     regions = sorted(VOCABULARY.regions)
     start = date(2023, 1, 1)
@@ -272,9 +273,7 @@ def test_building_is_quick_with_ten_thousand_events() -> None:
         )
         for i in range(10_000)
     ]
-    started = time.process_time()  # CPU time: other processes on a shared machine do not count
     records = build(events)
-    assert time.process_time() - started < 2.0
     assert sum(len(r.events) for r in records) >= 10_000
 
 
@@ -548,7 +547,7 @@ def test_story_events_come_from_kept_relevant_stories(engine: Engine) -> None:
     assert events["s-old", "openai"].audience is None
 
 
-def test_the_tracker_of_ten_thousand_stories_is_one_query_and_quick(engine: Engine) -> None:
+def test_the_tracker_of_ten_thousand_stories_is_one_query_then_one_for_what_changed(engine: Engine) -> None:
     services = sorted(VOCABULARY.service_providers)
     regions = sorted(VOCABULARY.regions)
     start = datetime(2023, 1, 1, tzinfo=UTC)
@@ -574,16 +573,12 @@ def test_the_tracker_of_ten_thousand_stories_is_one_query_and_quick(engine: Engi
         "before_cursor_execute",
         lambda *args: statements.append(args[2]) if args[2].startswith("SELECT") else None,
     )
-    started = time.process_time()
     records = current(engine, config_with())
-    first = time.process_time() - started
-    assert len(statements) == 1 and first < 5.0, f"{len(statements)} queries, {first:.2f} s"
+    assert len(statements) == 1, statements
     assert sum(len(r.events) for r in records) > 10_000
 
-    started = time.process_time()
     assert current(engine, config_with()) == records  # nothing changed: one query for what changed
-    again = time.process_time() - started
-    assert len(statements) == 2 and again < 0.25, f"{again:.3f} s"
+    assert len(statements) == 2, statements
 
     add_stories(engine, [{"id": "s-new", "tags": tags(["xai"], ["grok"], ["BR"], ["ban"])}])
     grok = select(current(engine, config_with()), provider="grok", region="BR")
