@@ -37,6 +37,7 @@ OPENING_CHARS = 1_000
 DETECT_BODY_CHARS = 2_000
 LEAD_SENTENCES = 5  # at most this many body sentences of the first paragraph(s) make the lead
 BACKGROUND_STRENGTH = 0.75  # a later sentence completing the headline's event
+LEAD_PLACE_STRENGTH = 0.8  # the headline's event, placed by a region in the lead
 RESTRICTIVE = frozenset({"block", "ban", "suspend", "discontinue", "restrict"})
 _STRONG = frozenset({"block", "ban", "suspend"})
 # A region word that names where a company comes from, not where a restriction applies.
@@ -68,6 +69,7 @@ class _Sentence:
     start: int = 0
     end: int = 0
     lead: bool = False  # the title or the opening of the body
+    question: bool = False  # a headline asking a question
     services: set[str] = field(default_factory=set)
     providers: set[str] = field(default_factory=set)  # AI providers named here (qualified)
     general: list[tuple[str, int]] = field(default_factory=list)  # (company, end) waiting for an AI word
@@ -151,7 +153,9 @@ class Classifier:
     # --- evidence per sentence -------------------------------------------------------------------
 
     def _sentences(self, full: str, title_len: int) -> list[_Sentence]:
-        sentences = [_Sentence(title=True, start=0, end=title_len, lead=True)]
+        sentences = [
+            _Sentence(title=True, start=0, end=title_len, lead=True, question="?" in full[:title_len])
+        ]
         body = full[title_len + 1 :]
         breaks = [m.start() for m in _NEWLINE_RE.finditer(body)]
         paragraphs: list[int] = []
@@ -210,11 +214,16 @@ class Classifier:
             sentence.actions.add("lift")  # "will be restored" is news when nothing is restricted
         for service in sentence.services:
             sentence.providers.update(self.vocab.service_providers.get(service, ()))
+        reach = sentence.end if sentence.title else 25  # a headline is one phrase
         for company, end in sentence.general:
             if company in sentence.providers:
                 continue
-            if any(0 <= start - end <= 25 for start in sentence.ai_at):
+            if any(0 <= start - end <= reach for start in sentence.ai_at):
                 sentence.providers.add(company)
+        if sentence.question and "arrival" in sentence.cues and not sentence.actions & RESTRICTIVE:
+            # "Apple Intelligence 年内进入中国？": asking when it arrives says it is not there yet
+            sentence.cues.discard("arrival")
+            sentence.actions.add("restrict")
         if "api" in sentence.cues:  # "OpenAI to block API access": its API service
             sentence.services.update(
                 self.vocab.provider_api[p] for p in sentence.providers if p in self.vocab.provider_api
@@ -234,13 +243,15 @@ class Classifier:
             and bool(title.regions)
             and "global" not in title.cues
             and not title.actions & RESTRICTIVE,
-            restricted_regions=set().union(*(s.regions for s in sentences if s.actions & RESTRICTIVE)),
+            restricted_regions=set().union(
+                *(s.regions for s in sentences if s.lead and s.actions & RESTRICTIVE)
+            ),
             title_lift="lift" in title.actions,
         )
         headline_event = _headline_event(title)
         best: tuple[float, _Sentence, set[str]] | None = None
         for sentence in sentences[:40]:
-            if not (sentence.lead or headline_event):
+            if not sentence.lead and not (headline_event and "earlier" not in sentence.cues):
                 continue
             actions = set(sentence.actions)
             if context.is_lift(sentence):
@@ -260,10 +271,17 @@ class Classifier:
                 best = (strength, sentence, actions)
             if strength >= 0.9:
                 break
+        if (best is None or best[0] < LEAD_PLACE_STRENGTH) and headline_event and title.actions:
+            # the headline's restriction, placed by the lead ("...晒出 OpenAI 发来的邮件" after "国内开发者")
+            placed = next(
+                (s for s in sentences[1:] if s.lead and s.regions and "earlier" not in s.cues), None
+            )
+            if placed is not None:
+                best = (LEAD_PLACE_STRENGTH, placed, set(title.actions))
         if best is None:
             return 0.0, None, set()
         strength, event, actions = best
-        score = strength - _lookalike_penalty(title, event, actions)
+        score = strength - _lookalike_penalty(title, event, actions, sentences[1:])
         return max(0.0, min(1.0, score)), event, actions
 
     def _home_market(self, sentences: list[_Sentence]) -> None:
@@ -307,7 +325,7 @@ class Classifier:
     def _audience(self, sentences: list[_Sentence], services: set[str], full: str) -> tuple[str, ...]:
         """Whom the lead says the change hits (background precedents aside); the services' own
         audience when it names nobody."""
-        told = list({id(s): s for s in sentences if "precedent" not in s.cues or s.title}.values())
+        told = list({id(s): s for s in sentences if "earlier" not in s.cues or s.title}.values())
         return audience(
             full,
             [(s.start, s.end) for s in told],
@@ -319,7 +337,7 @@ class Classifier:
 
 def _headline_event(title: _Sentence) -> bool:
     """The headline reports a restriction or a lift: a sentence after the lead may say where."""
-    return title.subject and bool(title.actions or "arrival" in title.cues)
+    return title.subject and bool(title.actions or ("arrival" in title.cues and title.regions))
 
 
 def _chosen_actions(title: _Sentence, actions: set[str], whom: tuple[str, ...]) -> set[str]:
@@ -347,7 +365,7 @@ def _effective(
     Saturday")."""
     if published is None:
         return None
-    told = [s for s in lead if "precedent" not in s.cues and "withheld" not in s.cues]
+    told = [s for s in lead if "earlier" not in s.cues]
     found: dict[int, list[DateMention]] = {
         id(s): mentions(full, s.start, s.end, published) for s in {id(s): s for s in deciding + told}.values()
     }
@@ -440,7 +458,7 @@ def _is_origin(full: str, match: Match) -> bool:
     return bool(_ORIGIN_AFTER_ZH_RE.match(after)) or before in _ORIGIN_BEFORE_ZH
 
 
-def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str]) -> float:
+def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], body: list[_Sentence]) -> float:
     """How strongly the cues say this is one of the look-alikes rather than the topic."""
     cues_title, cues_event = title.cues, event.cues
     both = cues_title | cues_event
@@ -467,12 +485,17 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str]) ->
     if ("lawsuit" in cues_title or "investigation" in cues_title) and not (title.actions & RESTRICTIVE):
         penalty += 0.5
     if cues_title & {"proposal", "data_use", "regulation"}:
-        penalty += 0.5  # a bill that would ban, a law, a suspension of data use for training: not a block
+        penalty += 0.6  # a bill that would ban, a law, a suspension of data use for training: not a block
     for cue, in_title, in_event in _SHAPE_PENALTIES:
         if cue in cues_title:
             penalty += in_title
         elif cue in cues_event:
             penalty += in_event
+    # how-tos and ads say so sentence after sentence ("方法一…", "sign up with code…")
+    guide = sum(bool(s.cues & {"how_to", "reseller", "workaround"}) for s in body)
+    penalty += min(0.5, 0.25 * max(0, guide - 1))
+    if "exempt" in cues_title and not title.actions:
+        penalty += 0.5  # "... remains available to customers in China": nothing changed
     if "pricing" in cues_title and "lift" in actions:
         penalty += 0.6  # a paid tier launching somewhere is not a restriction lifted
     if actions <= {"restrict"} and "launch" in cues_title and not (title.actions & RESTRICTIVE):
@@ -483,8 +506,8 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str]) ->
 # Shapes of text that carry the topic's words without being its news: (cue, in the title, in the
 # deciding sentence). How-tos, threat reports and reseller ads open with the news of a block.
 _SHAPE_PENALTIES = (
-    ("how_to", 0.6, 0.3),
+    ("how_to", 0.6, 0.0),  # in the body: counted sentence by sentence instead
+    ("reseller", 0.7, 0.0),
     ("threat", 0.6, 0.4),
-    ("reseller", 0.7, 0.4),
     ("task_force", 0.6, 0.3),
 )

@@ -6,8 +6,8 @@ action, cue and audience phrases are expanded into their inflections when the vo
 (``inflection``), so "ban" finds "bans" and "banned", "withhold" finds "withheld", and nothing finds
 "bank".
 
-A phrase written with an ellipsis is a *frame*: its parts must occur in that order in one clause, at
-most ``FRAME_GAP`` characters apart. Chinese verb phrases wrap around their object or place
+A phrase written with an ellipsis is a *frame*: its parts must occur in that order in one clause, a
+few words apart (``FRAME_GAP``). Chinese verb phrases wrap around their object or place
 ("停止…提供" finds 停止向中国大陆个人开发者提供, "暂停…提供" finds 暂停在韩国提供), and a few frames
 replace the long lists of every filled-in variant.
 """
@@ -31,7 +31,10 @@ from .text import is_word_char, normalize
 ACTIONS = ("block", "ban", "suspend", "discontinue", "restrict", "lift")
 INFLECTED = frozenset({"action", "cue", "audience"})  # categories whose English words inflect
 FRAME_MARK = "..."  # what "…" becomes after NFKC
-FRAME_GAP = 16  # characters between the parts of a frame: an object or a place, not a clause
+# characters between the parts of a frame: an object or a place, not a clause (English words are
+# longer than Chinese characters: "keep AI tools such as ChatGPT and DeepSeek off")
+FRAME_GAP = 16
+FRAME_GAP_LATIN = 40
 _CLAUSE_BREAK_RE = re.compile(r"[。！？；!?;\n，,：:、]")
 _WORD_CHARS = frozenset(string.ascii_lowercase + string.digits)
 
@@ -146,14 +149,17 @@ class Vocabulary:
                 taken = -negative_end
         for frame, found in parts_found.items():
             parts, terms = self._frame_terms[frame]
-            for start, end in _frame_spans(text, len(parts), found):
+            gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
+            for start, end in _frame_spans(text, len(parts), found, gap):
                 matches.extend(Match(start, end, term) for term in terms)
         return matches
 
 
-def _frame_spans(text: str, count: int, found: list[tuple[int, int, int]]) -> Iterator[tuple[int, int]]:
-    """Where all ``count`` parts of a frame follow each other within ``FRAME_GAP`` characters and no
-    clause break; ``found`` lists (part index, start, end) in text order."""
+def _frame_spans(
+    text: str, count: int, found: list[tuple[int, int, int]], gap: int
+) -> Iterator[tuple[int, int]]:
+    """Where all ``count`` parts of a frame follow each other within ``gap`` characters and no clause
+    break; ``found`` lists (part index, start, end) in text order."""
     if len({position for position, _, _ in found}) < count:
         return
     for position, start, end in found:
@@ -165,7 +171,7 @@ def _frame_spans(text: str, count: int, found: list[tuple[int, int, int]]) -> It
                 (s, e)
                 for p, s, e in found
                 if p == wanted
-                and cursor <= s <= cursor + FRAME_GAP
+                and cursor <= s <= cursor + gap
                 and not _CLAUSE_BREAK_RE.search(text, cursor, s)
             ]
             if not following:
