@@ -17,13 +17,14 @@ restriction and the body merely says where. Tags, audience (``audience``) and th
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ..models import Detection, Tags
 from .audience import Mention, audience
-from .dates import DateMention, mentions
+from .dates import attached, mentions, reference_day
 from .keywords import KeywordMatcher
 from .text import normalize, sentence_spans
 from .vocabulary import Match, Vocabulary
@@ -53,14 +54,36 @@ _ORIGIN_AFTER_ZH_RE = re.compile(
 )
 # "subsidiaries registered in Singapore": where the restricted companies' branches are, not the region
 _SUBSIDIARY_BEFORE_RE = re.compile(r"(?:subsidiar\w*|registered|子公司|注册)[^.。,，]{0,25}$")
+# Where user data goes or is kept: "transfers users' data to China", "stored on servers in China",
+# "向中国传输数据", "数据传输至中国".
+_DESTINATION_BEFORE_RE = re.compile(
+    r"(?:(?=[^.;]*\b(?:data|information|histories|records|prompts)\b)"
+    r"(?=[^.;]*\b(?:transfer|send|sent|shar|stor|rout|flow)\w*)[^.;]*\b(?:to|in) (?:servers in )?"
+    r"|(?:传输|传送|转移|回传|存储|储存|存放)[^，。]{0,12}(?:至|到|给|往|在)|传)$"
+)
+_DESTINATION_AFTER_RE = re.compile(r"(?:境内)?(?:传输|传送|转移|回传)")
+_REGULATOR_AFTER_RE = re.compile(
+    r"(?:'s)?\s*(?:data protection|privacy|data|competition)?\s*(?:regulator|watchdog|authority|commission"
+    r"|commissioner|dpc)|(?:的)?(?:数据保护|隐私|个人数据|私隐)?(?:监管|保护委员会|委员会|专员|机构)"
+)
+_ATTRIBUTIVE_RE = re.compile(r"(?:'s)?\s*(?:的)?\s*")  # "China's DeepSeek", "中国的 DeepSeek"
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
 _ORIGIN_BEFORE_ZH = ("国产",)
 _NEWLINE_RE = re.compile("\n")
-# A lift still to come once a condition is met ("将在整改后恢复", "until it resumes"): the news is the
-# restriction.
-_PENDING_LIFT_BEFORE_RE = re.compile(
-    r"(?:将在|将于|才会?|待|直至|直到|until|before it can|only after)[^。，,]{0,12}$"
+# Clause breaks in a headline: punctuation other than the comma of a list, and a space between two
+# Chinese characters ("…登陆欧盟同英国 香港用户仍然要等").
+_TITLE_CLAUSE_RE = re.compile(r"[，;；:：!！?？|｜]|(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
+# A lift still to come once a condition is met ("将在整改后恢复", "will only resume after"): news only
+# when nothing is restricted; one still awaited ("仍待获批", "pending approval") is the restriction.
+_PENDING_LIFT_BEFORE_RE = re.compile(r"(?:将在|将于|才会?|before it can|only after|will only)[^。，,]{0,24}$")
+_AWAITING_LIFT_BEFORE_RE = re.compile(
+    r"(?:仍待|尚待|等待|待|直至|直到|until|pending|awaiting)[^。，,]{0,24}$"
 )
+# A restriction told as the past of an arrival: "rolls out after a long delay", "延迟近一年，……上线"
+_PAST_BEFORE_RE = re.compile(
+    r"(?:\bafter|\bfollowing|\bsince|\bend(?:s|ed|ing)?\b|历经|经过|结束)[^.,;，。]{0,20}$"
+)
+_CLAUSE_RE = re.compile(r"[,，;；:：]")
 
 
 @dataclass
@@ -75,11 +98,14 @@ class _Sentence:
     general: list[tuple[str, int]] = field(default_factory=list)  # (company, end) waiting for an AI word
     ai_at: list[int] = field(default_factory=list)  # where AI words start
     regions: set[str] = field(default_factory=set)
+    region_at: list[tuple[str, int, int]] = field(default_factory=list)  # (code, start, end)
+    named_at: list[tuple[str, int]] = field(default_factory=list)  # (provider, start)
+    said: list[tuple[str, int]] = field(default_factory=list)  # (action or "arrival", where)
     precedents: set[str] = field(default_factory=set)
+    regulator_at: set[int] = field(default_factory=set)  # member states named for their regulator
     places: set[str] = field(default_factory=set)
     weak_regions: set[str] = field(default_factory=set)  # "follows Indonesia": somebody else's restriction
     actions: set[str] = field(default_factory=set)
-    pending_lift: bool = False
     cues: set[str] = field(default_factory=set)
     audience: list[Mention] = field(default_factory=list)
     exempt_at: list[tuple[int, int]] = field(default_factory=list)
@@ -172,14 +198,18 @@ class Classifier:
             sentence = sentences[max(bisect.bisect_right(starts, match.start) - 1, 0)]
             self._add(sentence, match, full)
         for sentence in sentences:
-            self._qualify(sentence)
+            self._qualify(sentence, full)
         return sentences
 
     def _add(self, sentence: _Sentence, match: Match, full: str) -> None:
         term = match.term
         if term.category == "service":
             sentence.services.add(term.value)
+            sentence.named_at.extend(
+                (p, match.start) for p in self.vocab.service_providers.get(term.value, ())
+            )
         elif term.category == "provider":
+            sentence.named_at.append((term.value, match.start))
             if self.vocab.provider_is_ai.get(term.value):
                 sentence.providers.add(term.value)
             else:
@@ -191,27 +221,34 @@ class Classifier:
         elif term.category == "place":
             sentence.places.add(term.value)
         elif term.category == "action":
-            before = full[max(sentence.start, match.start - 16) : match.start]
-            if term.value == "lift" and _PENDING_LIFT_BEFORE_RE.search(before):
-                sentence.pending_lift = True
-            else:
-                sentence.actions.add(term.value)
+            sentence.said.append((term.value, match.start))
         elif term.category == "audience":
             sentence.audience.append(Mention(term.value, match.start, match.end))
         elif term.category == "cue":
             sentence.cues.add(term.value)
-            if term.value == "ai":
+            if term.value == "arrival":
+                sentence.said.append(("arrival", match.start))
+            elif term.value == "ai":
                 sentence.ai_at.append(match.start)
             elif term.value == "exempt":
                 sentence.exempt_at.append((match.start, match.end))
 
-    def _qualify(self, sentence: _Sentence) -> None:
+    def _qualify(self, sentence: _Sentence, full: str) -> None:
         """Services imply their providers; a general company counts when one of its own services is
-        named in the sentence or an AI word follows it closely ("Google's AI chatbot", "谷歌 AI")."""
+        named in the sentence or an AI word follows it closely ("Google's AI chatbot", "谷歌 AI").
+        A region right before a company from there is its origin ("China's DeepSeek")."""
+        sentence.regions = {
+            code
+            for code, _, end in sentence.region_at
+            if not any(
+                self.vocab.provider_home.get(provider) == code and _ATTRIBUTIVE_RE.fullmatch(full, end, start)
+                for provider, start in sentence.named_at
+                if start >= end
+            )
+        }
         if not sentence.regions:
             sentence.regions = sentence.weak_regions
-        if sentence.pending_lift and not sentence.actions & RESTRICTIVE:
-            sentence.actions.add("lift")  # "will be restored" is news when nothing is restricted
+        _settle_actions(sentence, full)
         for service in sentence.services:
             sentence.providers.update(self.vocab.service_providers.get(service, ()))
         reach = sentence.end if sentence.title else 25  # a headline is one phrase
@@ -312,7 +349,7 @@ class Classifier:
                 providers |= sentence.providers
                 services |= sentence.services
         homes = {self.vocab.provider_home.get(p) for p in providers}
-        regions = _regions(title, lead, event, homes)
+        regions = _regions(title, lead, event, homes, full)
         whom = self._audience([title, event, *lead], services, full)
         return Tags(
             providers=tuple(sorted(providers)),
@@ -333,6 +370,38 @@ class Classifier:
             [e for s in told for e in s.exempt_at],
             fallback={a for service in services for a in self.vocab.service_audience.get(service, ())},
         )
+
+
+def _settle_actions(sentence: _Sentence, full: str) -> None:
+    """Which of the actions said in a sentence are its news. A lift still to come on a condition
+    counts only when nothing is restricted, one still awaited is the restriction, and a restriction
+    told as the past of an arrival ("rolls out after a long delay") is context: it marks the arrival
+    as the end of a withholding."""
+    arrivals = [at for action, at in sentence.said if action == "arrival"]
+    pending = False
+    for action, at in sentence.said:
+        before = full[max(sentence.start, at - 30) : at]
+        if action == "arrival":
+            continue
+        if action == "lift" and _AWAITING_LIFT_BEFORE_RE.search(before):
+            sentence.actions.add("restrict")
+        elif action == "lift" and _PENDING_LIFT_BEFORE_RE.search(before):
+            pending = True
+        elif action in RESTRICTIVE and arrivals and _told_as_past(sentence, full, at, arrivals, before):
+            sentence.cues.add("withheld")
+        else:
+            sentence.actions.add(action)
+    if pending and not sentence.actions & RESTRICTIVE:
+        sentence.actions.add("lift")  # "will be restored" is news when nothing is restricted
+
+
+def _told_as_past(sentence: _Sentence, full: str, at: int, arrivals: list[int], before: str) -> bool:
+    """ "After a long delay", or a delay in a clause of its own before the arrival with a word that
+    says it is over ("延迟近一年，Meta AI 开始在欧盟上线")."""
+    if _PAST_BEFORE_RE.search(before):
+        return True
+    later = [arrival for arrival in arrivals if arrival > at]
+    return "withheld" in sentence.cues and bool(later) and bool(_CLAUSE_RE.search(full, at, later[0]))
 
 
 def _headline_event(title: _Sentence) -> bool:
@@ -360,28 +429,32 @@ def _effective(
     full: str, deciding: list[_Sentence], lead: list[_Sentence], published: datetime | None
 ) -> date | None:
     """When the lead event takes or took effect: a date marked as a start ("from July 9", "9 日起",
-    "effective immediately") in the title or the deciding sentence, else in the rest of the lead
-    (not in a sentence about a precedent), else a plain date in the deciding sentence ("blocked on
-    Saturday")."""
-    if published is None:
+    "effective immediately") in the title or the deciding sentence, else in the rest of the lead, else
+    a plain date that dates an action ("Indonesia on Saturday blocked"). Sentences about an earlier
+    time are skipped; "today" is the dateline's day when there is one."""
+    body = lead[0] if lead else deciding[-1]
+    today = reference_day(full, body.start, body.end, published)
+    if today is None:
         return None
-    told = [s for s in lead if "earlier" not in s.cues]
-    found: dict[int, list[DateMention]] = {
-        id(s): mentions(full, s.start, s.end, published) for s in {id(s): s for s in deciding + told}.values()
-    }
-    for group, marked in ((deciding, True), (told, True), (deciding[1:], False)):
+    told = list({id(s): s for s in [*deciding, *lead] if s.title or "earlier" not in s.cues}.values())
+    found = {id(s): mentions(full, s.start, s.end, today) for s in told}
+    first = [s for s in told if any(s is d for d in deciding)]
+    for group, plain in ((first, False), (told, False), (told, True)):
         for sentence in group:
             for mention in found[id(sentence)]:
-                if mention.starts or not marked:
+                if mention.starts if not plain else attached(full, mention, [at for _, at in sentence.said]):
                     return mention.day
     return None
 
 
-def _regions(title: _Sentence, lead: list[_Sentence], event: _Sentence, homes: set[str | None]) -> set[str]:
+def _regions(
+    title: _Sentence, lead: list[_Sentence], event: _Sentence, homes: set[str | None], full: str
+) -> set[str]:
     """Where: the title's regions (or the deciding sentence's), plus regions listed beside them in
     the opening sentences ("China and Hong Kong") unless that is the provider's home (DeepSeek's
-    "Chinese") or a precedent ("after Italy and Taiwan")."""
-    anchor = title.regions or event.regions
+    "Chinese") or a precedent ("after Italy and Taiwan"). A launch withheld from the EU after the Irish
+    regulator's request is the EU's, not Ireland's."""
+    anchor = _acting_regions(title, full) or event.regions
     regions = set(anchor)
     member_state = any(r in _EU_MEMBERS for r in anchor)
     for sentence in lead:
@@ -395,7 +468,29 @@ def _regions(title: _Sentence, lead: list[_Sentence], event: _Sentence, homes: s
                 - homes
                 - ({"EU"} if member_state else _EU_MEMBERS if "EU" in anchor else set())
             )
+    if "EU" in regions:  # the member state whose regulator asked, in an EU-wide story
+        named = {code for code, start, _ in title.region_at if start not in title.regulator_at}
+        regions -= {
+            code for s in (title, *lead) for code, start, _ in s.region_at if start in s.regulator_at
+        } - named
     return regions
+
+
+def _acting_regions(title: _Sentence, full: str) -> set[str]:
+    """The title's regions, without those in a clause that says nothing happened there: "Sora 正式上线！
+    台湾用户可用，欧盟、英国、瑞士暂时不开放" is about the EU, the UK and Switzerland."""
+    if not title.regions or not title.said:
+        return title.regions
+    cuts = [0, *(m.end() for m in _TITLE_CLAUSE_RE.finditer(full, 0, title.end)), title.end]
+    clauses = list(itertools.pairwise(cuts))
+    acting = {
+        code
+        for code, start, _ in title.region_at
+        if code in title.regions
+        for left, right in clauses
+        if left <= start < right and any(left <= at < right for _, at in title.said)
+    }
+    return acting or title.regions
 
 
 # A restriction by one member state cites "EU rules" without being the EU's own.
@@ -436,15 +531,19 @@ _OWNERSHIP_ALIASES = ("资", "控股", "owned", "controlled")  # "中资控股�
 
 
 def _add_region(sentence: _Sentence, match: Match, full: str) -> None:
-    """Sort a region mention: where a company comes from or has branches (dropped), somebody else's
-    precedent ("after Italy"), or a region."""
+    """Sort a region mention: where a company comes from or has branches, or where data is sent
+    (dropped), somebody else's precedent ("after Italy"), or a region."""
     before = full[max(sentence.start, match.start - 40) : match.start]
     if _is_origin(full, match) or _SUBSIDIARY_BEFORE_RE.search(before):
         return
+    if _DESTINATION_BEFORE_RE.search(before) or _DESTINATION_AFTER_RE.match(full, match.end):
+        return  # where user data goes ("transfers data to China", "向中国传输数据")
+    if match.term.value in _EU_MEMBERS and _REGULATOR_AFTER_RE.match(full, match.end):
+        sentence.regulator_at.add(match.start)
     if _PRECEDENT_BEFORE_RE.search(before[-14:]):
         sentence.precedents.add(match.term.value)
     else:
-        sentence.regions.add(match.term.value)
+        sentence.region_at.append((match.term.value, match.start, match.end))
 
 
 def _is_origin(full: str, match: Match) -> bool:
@@ -484,15 +583,17 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
         penalty += 0.5
     if ("lawsuit" in cues_title or "investigation" in cues_title) and not (title.actions & RESTRICTIVE):
         penalty += 0.5
-    if cues_title & {"proposal", "data_use", "regulation"}:
-        penalty += 0.6  # a bill that would ban, a law, a suspension of data use for training: not a block
+    if cues_title & {"proposal", "data_use"}:
+        penalty += 0.5  # a bill that would ban, a suspension of data use for training: not a block
+    if "regulation" in cues_title and not (title.actions & RESTRICTIVE):
+        penalty += 0.5  # a law or a code of practice, not a service restricted
     for cue, in_title, in_event in _SHAPE_PENALTIES:
         if cue in cues_title:
             penalty += in_title
         elif cue in cues_event:
             penalty += in_event
     # how-tos and ads say so sentence after sentence ("方法一…", "sign up with code…")
-    guide = sum(bool(s.cues & {"how_to", "reseller", "workaround"}) for s in body)
+    guide = sum(bool(s.cues & {"how_to", "reseller"}) for s in body)
     penalty += min(0.5, 0.25 * max(0, guide - 1))
     if "exempt" in cues_title and not title.actions:
         penalty += 0.5  # "... remains available to customers in China": nothing changed
@@ -508,6 +609,6 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
 _SHAPE_PENALTIES = (
     ("how_to", 0.6, 0.0),  # in the body: counted sentence by sentence instead
     ("reseller", 0.7, 0.0),
-    ("threat", 0.6, 0.4),
+    ("threat", 0.6, 0.25),
     ("task_force", 0.6, 0.3),
 )

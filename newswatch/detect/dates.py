@@ -53,8 +53,24 @@ _START_WORDS_RE = re.compile(
 )
 # A dateline: the date the story was filed ("IT之家 6 月 25 日消息", "首尔2月17日电", "feb. 17 (yonhap)").
 _DATELINE_AFTER_RE = re.compile(r"\s*(?:晚间|早间|上午|下午|凌晨)?\s*(?:消息|电|讯|报道|综合|外电|\()")
-_FUTURE_RE = re.compile(r"\bwill\b|\bnext\b|\bfrom\b|\bstarting\b|\bbeginning\b|将|起")
+# Right before a weekday: the next one is meant ("from Monday", "will ... on Monday", "下周一")
+_FUTURE_BEFORE_RE = re.compile(
+    r"(?:\b(?:next|from|starting|beginning|as of|effective|coming)\s+(?:on\s+)?"
+    r"|\bwill\b[^.,;]{0,30}\bon\s+|下)$"
+)
+_IMMEDIATE = ("immediately", "immediate effect", "立即", "即时", "即日")
 _LOCAL_OFFSET = timedelta(hours=8)  # Chinese-language outlets date "today" in UTC+8
+
+
+# Reporting verbs: a date beside one says when something was said, not when it happened.
+_REPORTING_RE = re.compile(
+    r"\b(?:said|says|say|announced|announces|told|tells|confirmed|according|reported|wrote)\b"
+    r"|表示|宣布|称|指出|透露|公布|通报|证实|报道|获悉|了解到"
+)
+_REPORTED_ON_RE = re.compile(
+    r"\b(?:said|says|announced|told|confirmed|reported)\s+(?:on\s+|late\s+|early\s+)?$|(?:表示|宣布|称|公布|通报)$"
+)
+_NEAR = 24  # characters between a plain date and the action it dates ("on Saturday temporarily blocked")
 
 
 @dataclass(frozen=True)
@@ -65,31 +81,61 @@ class DateMention:
     starts: bool  # marked as the start of something: "from July 9", "9 日起", "effective immediately"
 
 
-def mentions(text: str, start: int, end: int, published: datetime | None) -> list[DateMention]:
-    """The dates in ``text[start:end]`` (one sentence), resolved against ``published``; none without
-    it, since a day without a year means nothing on its own."""
+def reference_day(text: str, start: int, end: int, published: datetime | None) -> date | None:
+    """The local date of writing: the dateline's ("SEOUL, Feb. 17 (Yonhap)", "中央社罗马30日电") when
+    ``text[start:end]`` (the first sentence of the body) has one, else the publication date, in UTC+8
+    for Chinese-language text."""
     if published is None:
-        return []
+        return None
     span = text[start:end]
-    local = published + _LOCAL_OFFSET if not span.isascii() else published
-    today = local.date()
-    future = bool(_FUTURE_RE.search(span))
-    found = []
+    local = (published + _LOCAL_OFFSET if not span.isascii() else published).date()
+    for m in _DATE_RE.finditer(span, 0, 80):
+        if not m["rel"] and not m["wd"] and _DATELINE_AFTER_RE.match(span, m.end()):
+            return _resolve(m, local, future=False) or local
+    return local
+
+
+def mentions(text: str, start: int, end: int, today: date) -> list[DateMention]:
+    """The dates in ``text[start:end]`` (one sentence) other than datelines, resolved against
+    ``today``. "Effective immediately" in a sentence that names the day takes that day ("当地时间周四
+    ……该措施立即生效")."""
+    span = text[start:end]
+    found: list[tuple[re.Match[str], DateMention]] = []
     for m in _DATE_RE.finditer(span):
         if _DATELINE_AFTER_RE.match(span, m.end()):
             continue
-        day = _resolve(m, today, future)
+        before = span[max(0, m.start() - 40) : m.start()]
+        day = _resolve(m, today, future=bool(_FUTURE_BEFORE_RE.search(before)))
         if day is None:
             continue
-        before = span[max(0, m.start() - 30) : m.start()]
         after = span[m.end() : m.end() + 12]
         starts = bool(
-            _START_BEFORE_RE.search(before)
+            m["rel"] in _IMMEDIATE
+            or _START_BEFORE_RE.search(before[-30:])
             or _START_AFTER_RE.match(after)
             or _START_WORDS_RE.search(span, max(0, m.start() - 12), m.end() + 12)
         )
-        found.append(DateMention(start + m.start(), start + m.end(), day, starts))
-    return found
+        found.append((m, DateMention(start + m.start(), start + m.end(), day, starts)))
+    named = next((mention.day for m, mention in found if not m["rel"]), None)
+    return [
+        DateMention(mention.start, mention.end, named, True)
+        if m["rel"] and mention.starts and named
+        else mention
+        for m, mention in found
+    ]
+
+
+def attached(text: str, mention: DateMention, positions: list[int]) -> bool:
+    """Whether a plain date dates one of the actions at ``positions`` ("Indonesia on Saturday
+    temporarily blocked", "28日在韩国应用市场重新上线"): close to it, with no reporting verb between
+    ("the regulator said Monday", "said on Saturday the block was needed")."""
+    if _REPORTED_ON_RE.search(text, max(0, mention.start - 12), mention.start):
+        return False
+    for position in positions:
+        left, right = (mention.end, position) if position >= mention.end else (position, mention.start)
+        if 0 <= right - left <= _NEAR and not _REPORTING_RE.search(text, left, right):
+            return True
+    return False
 
 
 def _resolve(m: re.Match[str], today: date, future: bool) -> date | None:

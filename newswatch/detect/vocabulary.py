@@ -4,7 +4,8 @@ Every alias of every category is compiled into one Aho-Corasick automaton, so a 
 whatever the size of the vocabulary. English terms match whole words only; the English words of
 action, cue and audience phrases are expanded into their inflections when the vocabulary is built
 (``inflection``), so "ban" finds "bans" and "banned", "withhold" finds "withheld", and nothing finds
-"bank".
+"bank". A phrase whose tense is its meaning is written with a leading "=" and kept as it is
+("=had been": about an earlier time, unlike "have been").
 
 A phrase written with an ellipsis is a *frame*: its parts must occur in that order in one clause, a
 few words apart (``FRAME_GAP``). Chinese verb phrases wrap around their object or place
@@ -31,6 +32,7 @@ from .text import is_word_char, normalize
 ACTIONS = ("block", "ban", "suspend", "discontinue", "restrict", "lift")
 INFLECTED = frozenset({"action", "cue", "audience"})  # categories whose English words inflect
 FRAME_MARK = "..."  # what "…" becomes after NFKC
+EXACT_MARK = "="  # an alias written "=had been" is not inflected
 # characters between the parts of a frame: an object or a place, not a clause (English words are
 # longer than Chinese characters: "keep AI tools such as ChatGPT and DeepSeek off")
 FRAME_GAP = 16
@@ -67,12 +69,16 @@ class Vocabulary:
     provider_api: dict[str, str] = field(default_factory=dict)  # the service "its API" means
     _terms: dict[str, set[Term]] = field(default_factory=dict)
     _frames: dict[tuple[str, ...], set[Term]] = field(default_factory=dict)
+    _part_forms: dict[str, set[str]] = field(default_factory=dict)  # inflections of frame parts
     _automaton: Any = None
     _frame_terms: list[tuple[tuple[str, ...], tuple[Term, ...]]] = field(default_factory=list)
     inflected_words: set[str] = field(default_factory=set)  # English words given their inflections
 
     def add(self, alias: str, term: Term) -> None:
-        key = normalize(alias)
+        """Add ``alias`` for ``term``; an alias starting with "=" is matched as written, never
+        inflected ("=had been" must not become "have been")."""
+        exact = alias.startswith(EXACT_MARK)
+        key = normalize(alias.removeprefix(EXACT_MARK))
         if not key or len(key) > 100:
             raise VocabularyError(f"vocabulary: alias {alias!r} must be 1 to 100 characters")
         if FRAME_MARK in key:
@@ -80,7 +86,11 @@ class Vocabulary:
             if len(parts) < 2 or not all(parts):
                 raise VocabularyError(f"vocabulary: frame {alias!r} needs words on both sides of …")
             self._frames.setdefault(parts, set()).add(term)
-        elif term.category in INFLECTED:
+            if term.category in INFLECTED and not exact:
+                self.inflected_words.update(word for part in parts for word in part.split(" "))
+                for part in parts:
+                    self._part_forms.setdefault(part, set()).update(phrase_forms(part))
+        elif term.category in INFLECTED and not exact:
             self.inflected_words.update(key.split(" "))
             for form in phrase_forms(key):
                 self._terms.setdefault(form, set()).add(term)
@@ -97,7 +107,8 @@ class Vocabulary:
         frame_parts: dict[str, list[tuple[int, int]]] = {}
         for index, parts in enumerate(self._frames):
             for position, part in enumerate(parts):
-                frame_parts.setdefault(part, []).append((index, position))
+                for form in self._part_forms.get(part, {part}):
+                    frame_parts.setdefault(form, []).append((index, position))
         automaton = ahocorasick.Automaton()
         for key in self._terms.keys() | frame_parts.keys():
             terms = tuple(sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value)))
