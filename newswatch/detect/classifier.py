@@ -61,6 +61,7 @@ _DESTINATION_BEFORE_RE = re.compile(
     r"(?=[^.;]*\b(?:transfer|send|sent|shar|stor|rout|flow)\w*)[^.;]*\b(?:to|in) (?:servers in )?"
     r"|(?:传输|传送|转移|回传|存储|储存|存放)[^，。]{0,12}(?:至|到|给|往|在)|传)$"
 )
+_DESTINATION_ENDS = ("to ", "in ", "至", "到", "给", "往", "在", "传")  # a cheap test before the regex
 _DESTINATION_AFTER_RE = re.compile(r"(?:境内)?(?:传输|传送|转移|回传)")
 _REGULATOR_AFTER_RE = re.compile(
     r"(?:'s)?\s*(?:data protection|privacy|data|competition)?\s*(?:regulator|watchdog|authority|commission"
@@ -536,7 +537,9 @@ def _add_region(sentence: _Sentence, match: Match, full: str) -> None:
     before = full[max(sentence.start, match.start - 40) : match.start]
     if _is_origin(full, match) or _SUBSIDIARY_BEFORE_RE.search(before):
         return
-    if _DESTINATION_BEFORE_RE.search(before) or _DESTINATION_AFTER_RE.match(full, match.end):
+    if (
+        before.endswith(_DESTINATION_ENDS) and _DESTINATION_BEFORE_RE.search(before)
+    ) or _DESTINATION_AFTER_RE.match(full, match.end):
         return  # where user data goes ("transfers data to China", "向中国传输数据")
     if match.term.value in _EU_MEMBERS and _REGULATOR_AFTER_RE.match(full, match.end):
         sentence.regulator_at.add(match.start)

@@ -28,7 +28,7 @@ _ABBREVIATIONS = (
     "corp", "ltd", "jr", "prof", "dept",
 )  # fmt: skip
 _SENTENCE_END_RE = re.compile(
-    r"[。！？；!?;\n]+|(?<![\s.][a-z])" + "".join(rf"(?<!\b{word})" for word in _ABBREVIATIONS) + r"\.(?=\s)"
+    r"[。！？；!?;\n]+|\.(?=\s)(?<![\s.][a-z]\.)" + "".join(rf"(?<!\b{word}\.)" for word in _ABBREVIATIONS)
 )
 
 
