@@ -573,8 +573,10 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
         penalty += 0.6  # chip and model export rules, even when they name an AI firm
     elif "export" in cues_event and not event.services:
         penalty += 0.35
-    government = any(m.value == "government-devices" for m in title.audience + event.audience)
-    if "staff" in both and not government:
+    government = "public_body" in both or any(
+        m.value == "government-devices" for m in title.audience + event.audience
+    )
+    if "staff" in both and not government:  # a company's own staff, not civil servants
         penalty += 0.6
     if "fine" in cues_title and not (title.actions & _STRONG):
         penalty += 0.5
@@ -590,6 +592,8 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
         penalty += 0.5  # a bill that would ban, a suspension of data use for training: not a block
     if "regulation" in cues_title and not (title.actions & RESTRICTIVE):
         penalty += 0.5  # a law or a code of practice, not a service restricted
+    if "task_force" in cues_title and not (title.actions & RESTRICTIVE):
+        penalty += 0.6  # a task force or working group coordinates; it blocks nothing
     for cue, in_title, in_event in _SHAPE_PENALTIES:
         if cue in cues_title:
             penalty += in_title
@@ -613,5 +617,4 @@ _SHAPE_PENALTIES = (
     ("how_to", 0.6, 0.0),  # in the body: counted sentence by sentence instead
     ("reseller", 0.7, 0.0),
     ("threat", 0.6, 0.25),
-    ("task_force", 0.6, 0.3),
 )
