@@ -84,7 +84,11 @@ _AWAITING_LIFT_BEFORE_RE = re.compile(
 _PAST_BEFORE_RE = re.compile(
     r"(?:\bafter|\bfollowing|\bsince|\bend(?:s|ed|ing)?\b|历经|经过|结束)[^.,;，。]{0,20}$"
 )
+_PAST_AFTER_RE = re.compile(r"[^，,。；;]{1,10}?之?后[，,]")  # "推迟一个月后，……登陆欧盟"
 _CLAUSE_RE = re.compile(r"[,，;；:：]")
+_NEGATION_BEFORE_RE = re.compile(
+    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout|不会|不再|并未|未能|没有|不|未)\s*(?:\S+\s+)?$"
+)
 
 
 @dataclass
@@ -377,12 +381,15 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
     """Which of the actions said in a sentence are its news. A lift still to come on a condition
     counts only when nothing is restricted, one still awaited is the restriction, and a restriction
     told as the past of an arrival ("rolls out after a long delay") is context: it marks the arrival
-    as the end of a withholding."""
+    as the end of a withholding. An arrival denied ("not coming to the EU") is a restriction."""
     arrivals = [at for action, at in sentence.said if action == "arrival"]
     pending = False
     for action, at in sentence.said:
         before = full[max(sentence.start, at - 30) : at]
         if action == "arrival":
+            if _NEGATION_BEFORE_RE.search(before):  # "not coming to the EU", "不会登陆欧洲"
+                sentence.actions.add("restrict")
+                arrivals.remove(at)
             continue
         if action == "lift" and _AWAITING_LIFT_BEFORE_RE.search(before):
             sentence.actions.add("restrict")
@@ -394,12 +401,14 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
             sentence.actions.add(action)
     if pending and not sentence.actions & RESTRICTIVE:
         sentence.actions.add("lift")  # "will be restored" is news when nothing is restricted
+    if not arrivals:
+        sentence.cues.discard("arrival")
 
 
 def _told_as_past(sentence: _Sentence, full: str, at: int, arrivals: list[int], before: str) -> bool:
     """ "After a long delay", or a delay in a clause of its own before the arrival with a word that
     says it is over ("延迟近一年，Meta AI 开始在欧盟上线")."""
-    if _PAST_BEFORE_RE.search(before):
+    if _PAST_BEFORE_RE.search(before) or _PAST_AFTER_RE.match(full, at):
         return True
     later = [arrival for arrival in arrivals if arrival > at]
     return "withheld" in sentence.cues and bool(later) and bool(_CLAUSE_RE.search(full, at, later[0]))
