@@ -48,8 +48,10 @@ _ORIGIN_AFTER_RE = re.compile(
     r"chatbots?|models?|assistants?|owner|parent|apps?(?! stores?)|"
     r"ai(?= (?:apps?|models?|chatbots?|startups?|compan|firms?|labs?|assistants?|tools?|services?)))\b"
 )
+# (Patterns match normalized text: OpenCC's tw2sp turns 程序 into 进程.)
 _ORIGIN_AFTER_ZH_RE = re.compile(
-    r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:初创|公司|企业|厂商|大模型|模型|独角兽|本土|应用|聊天机器人|app)"
+    r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:\(ai\))?\s*"
+    r"(?:初创|新创|公司|企业|厂商|大模型|模型|独角兽|本土|应用|进程|软件|产品|聊天机器人|app)"
     r"|^\s*ai(?:\s|$|助手|产品|工具)"
 )
 # "subsidiaries registered in Singapore": where the restricted companies' branches are, not the region
@@ -301,7 +303,9 @@ class Classifier:
             if not actions:
                 continue
             has_subject = sentence.subject or title.subject
-            regions = sentence.regions or title.regions
+            # a sentence about somebody else's precedent does not take the title's region ("EU
+            # watchdog says ..." / "after Italy blocked the chatbot")
+            regions = sentence.regions or (set() if sentence.precedents else title.regions)
             if not (has_subject and regions):
                 continue
             strength = 1.0 if sentence.title else 0.9 if sentence.lead else BACKGROUND_STRENGTH
