@@ -51,7 +51,7 @@ _ORIGIN_AFTER_RE = re.compile(
 # (Patterns match normalized text: OpenCC's tw2sp turns 程序 into 进程.)
 _ORIGIN_AFTER_ZH_RE = re.compile(
     r"^\s*(?:的)?\s*(?:ai|人工智能|科技)?\s*(?:\(ai\))?\s*"
-    r"(?:初创|新创|公司|企业|厂商|大模型|模型|独角兽|本土|应用|进程|软件|产品|聊天机器人|app)"
+    r"(?:初创|新创|公司|企业|厂商|巨头|巨擘|大模型|模型|独角兽|本土|应用|进程|软件|产品|聊天机器人|app)"
     r"|^\s*ai(?:\s|$|助手|产品|工具)"
 )
 # "subsidiaries registered in Singapore": where the restricted companies' branches are, not the region
