@@ -43,7 +43,7 @@ RESTRICTIVE = frozenset({"block", "ban", "suspend", "discontinue", "restrict"})
 _STRONG = frozenset({"block", "ban", "suspend"})
 # A region word that names where a company comes from, not where a restriction applies.
 _ORIGIN_AFTER_RE = re.compile(
-    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?ai[\s-]+)?"
+    r"^(?:'s)?[\s-]*(?:(?:generative |gen)?(?:ai|artificial intelligence)[\s-]+(?:\(ai\)\s+)?)?"
     r"(?:based|made|built|startup|start-up|company|companies|firm|rival|developer|lab|giant|tech giant|"
     r"chatbots?|models?|assistants?|owner|parent|apps?(?! stores?)|"
     r"ai(?= (?:apps?|models?|chatbots?|startups?|compan|firms?|labs?|assistants?|tools?|services?)))\b"
@@ -67,7 +67,7 @@ _DESTINATION_ENDS = ("to ", "in ", "至", "到", "给", "往", "在", "传")  # 
 _DESTINATION_AFTER_RE = re.compile(r"(?:境内)?(?:传输|传送|转移|回传)")
 _REGULATOR_AFTER_RE = re.compile(
     r"(?:'s)?\s*(?:data protection|privacy|data|competition)?\s*(?:regulator|watchdog|authority|commission"
-    r"|commissioner|dpc)|(?:的)?(?:数据保护|隐私|个人数据|私隐)?(?:监管|保护委员会|委员会|专员|机构)"
+    r"|commissioner|dpc|request|regulatory|privacy)|(?:的)?(?:数据保护|隐私|个人数据|私隐)?(?:监管|保护委员会|委员会|专员|机构)"
 )
 _ATTRIBUTIVE_RE = re.compile(r"(?:'s)?\s*(?:的)?\s*")  # "China's DeepSeek", "中国的 DeepSeek"
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
