@@ -180,7 +180,7 @@ class Classifier:
             tags=self._tags(sentences, event, actions, full),
             watched=watched,
             places=tuple(sorted(sentences[0].places | event.places)),
-            effective=_effective(full, [sentences[0], event], lead, published),
+            effective=_effective(full, [sentences[0], event], lead, published, "lift" in actions),
         )
 
     # --- evidence per sentence -------------------------------------------------------------------
@@ -440,12 +440,13 @@ def _chosen_actions(title: _Sentence, actions: set[str], whom: tuple[str, ...]) 
 
 
 def _effective(
-    full: str, deciding: list[_Sentence], lead: list[_Sentence], published: datetime | None
+    full: str, deciding: list[_Sentence], lead: list[_Sentence], published: datetime | None, lift: bool
 ) -> date | None:
     """When the lead event takes or took effect: a date marked as a start ("from July 9", "9 日起",
     "effective immediately") in the title or the deciding sentence, else in the rest of the lead, else
-    a plain date that dates an action ("Indonesia on Saturday blocked"). Sentences about an earlier
-    time are skipped; "today" is the dateline's day when there is one."""
+    a plain date that dates the event's own kind of action ("Indonesia on Saturday blocked"; for a
+    launch withheld from Europe, not the day it launched elsewhere). Sentences about an earlier time
+    are skipped; "today" is the dateline's day when there is one."""
     body = lead[0] if lead else deciding[-1]
     today = reference_day(full, body.start, body.end, published)
     if today is None:
@@ -456,9 +457,15 @@ def _effective(
     for group, plain in ((first, False), (told, False), (told, True)):
         for sentence in group:
             for mention in found[id(sentence)]:
-                if mention.starts if not plain else attached(full, mention, [at for _, at in sentence.said]):
+                if mention.starts if not plain else attached(full, mention, _dated(sentence, lift)):
                     return mention.day
     return None
+
+
+def _dated(sentence: _Sentence, lift: bool) -> list[int]:
+    """Where the sentence says the event's kind of thing: lifts and arrivals, or restrictions."""
+    kinds = {"lift", "arrival"} if lift else RESTRICTIVE
+    return [at for action, at in sentence.said if action in kinds]
 
 
 def _regions(
