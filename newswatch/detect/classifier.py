@@ -88,6 +88,10 @@ _PAST_BEFORE_RE = re.compile(
 )
 _PAST_AFTER_RE = re.compile(r"[^，,。；;]{1,10}?之?后[，,]")  # "推迟一个月后，……登陆欧盟"
 _CLAUSE_RE = re.compile(r"[,，;；:：]")
+_STRIVING_BEFORE_RE = re.compile(
+    r"(?:努力|致力|争取|力争|计划|打算|\bworking to|\btrying to|\bhopes? to|\baims? to|\bplans? to"
+    r"|\bseeking to)[^.,;，。]{0,16}$"
+)
 _NEGATION_BEFORE_RE = re.compile(
     r"(?:\bnot|\bnever|n't|\bno longer|\bwithout|不会|不再|并未|未能|没有|不|未)\s*(?:\S+\s+)?$"
 )
@@ -385,13 +389,15 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
     """Which of the actions said in a sentence are its news. A lift still to come on a condition
     counts only when nothing is restricted, one still awaited is the restriction, and a restriction
     told as the past of an arrival ("rolls out after a long delay") is context: it marks the arrival
-    as the end of a withholding. An arrival denied ("not coming to the EU") is a restriction."""
+    as the end of a withholding. An arrival denied or still striven for ("not coming to the EU",
+    "正努力进入中国市场") is a restriction."""
     arrivals = [at for action, at in sentence.said if action == "arrival"]
     pending = False
     for action, at in sentence.said:
         before = full[max(sentence.start, at - 30) : at]
         if action == "arrival":
-            if _NEGATION_BEFORE_RE.search(before):  # "not coming to the EU", "不会登陆欧洲"
+            # "not coming to the EU", "不会登陆欧洲"; "正努力进入中国市场", "working to bring it to China"
+            if _NEGATION_BEFORE_RE.search(before) or _STRIVING_BEFORE_RE.search(before):
                 sentence.actions.add("restrict")
                 arrivals.remove(at)
             continue
