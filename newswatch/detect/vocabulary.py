@@ -156,8 +156,9 @@ class Vocabulary:
         taken = 0
         for start, negative_end, terms in spans:
             if start >= taken:
-                matches.extend(Match(start, -negative_end, term) for term in terms)
                 taken = -negative_end
+                for term in terms:
+                    matches.append(Match(start, taken, term))
         for frame, found in parts_found.items():
             parts, terms = self._frame_terms[frame]
             gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
