@@ -115,7 +115,7 @@ class _Sentence:
     precedents: set[str] = field(default_factory=set)
     regulator_at: set[int] = field(default_factory=set)  # member states named for their regulator
     places: set[str] = field(default_factory=set)
-    weak_regions: set[str] = field(default_factory=set)  # "follows Indonesia": somebody else's restriction
+    weak_regions: set[str] = field(default_factory=set)  # "国内", "境内": whichever country is meant
     actions: set[str] = field(default_factory=set)
     cues: set[str] = field(default_factory=set)
     audience: list[Mention] = field(default_factory=list)
@@ -177,14 +177,13 @@ class Classifier:
                 break
         if event is None or score < THRESHOLD:
             return Detection(relevant=False, score=round(score, 3), watched=watched)
-        lead = [s for s in sentences if s.lead and s is not event]
         return Detection(
             relevant=True,
             score=round(score, 3),
             tags=self._tags(sentences, event, actions, full),
             watched=watched,
             places=tuple(sorted(sentences[0].places | event.places)),
-            effective=_effective(full, [sentences[0], event], lead, published, "lift" in actions),
+            effective=_effective(full, sentences, event, published, "lift" in actions),
         )
 
     # --- evidence per sentence -------------------------------------------------------------------
@@ -446,21 +445,23 @@ def _chosen_actions(title: _Sentence, actions: set[str], whom: tuple[str, ...]) 
 
 
 def _effective(
-    full: str, deciding: list[_Sentence], lead: list[_Sentence], published: datetime | None, lift: bool
+    full: str, sentences: list[_Sentence], event: _Sentence, published: datetime | None, lift: bool
 ) -> date | None:
     """When the lead event takes or took effect: a date marked as a start ("from July 9", "9 日起",
     "effective immediately") in the title or the deciding sentence, else in the rest of the lead, else
     a plain date that dates the event's own kind of action ("Indonesia on Saturday blocked"; for a
     launch withheld from Europe, not the day it launched elsewhere). Sentences about an earlier time
     are skipped; "today" is the dateline's day when there is one."""
-    body = lead[0] if lead else deciding[-1]
-    today = reference_day(full, body.start, body.end, published)
+    first = sentences[1] if len(sentences) > 1 else sentences[0]  # where a dateline would be
+    today = reference_day(full, first.start, first.end, published)
     if today is None:
         return None
+    deciding = [sentences[0], event]
+    lead = [s for s in sentences if s.lead]
     told = list({id(s): s for s in [*deciding, *lead] if s.title or "earlier" not in s.cues}.values())
     found = {id(s): mentions(full, s.start, s.end, today) for s in told}
-    first = [s for s in told if any(s is d for d in deciding)]
-    for group, plain in ((first, False), (told, False), (told, True)):
+    decided = [s for s in told if any(s is d for d in deciding)]
+    for group, plain in ((decided, False), (told, False), (told, True)):
         for sentence in group:
             for mention in found[id(sentence)]:
                 if mention.starts if not plain else attached(full, mention, _dated(sentence, lift)):
