@@ -298,6 +298,17 @@ def test_the_effective_date(classifier, title, text, published, effective):
     assert result.effective == effective
 
 
+def test_today_is_the_datelines_day(classifier):
+    # filed in Rome on the 30th, published when it was already the 31st in Taipei
+    result = classifier.classify(
+        "義大利下令封鎖DeepSeek",
+        "（中央社羅馬30日綜合外電報導）義大利個資保護機構今天宣布，立即封鎖中國聊天機器人 DeepSeek。",
+        published=datetime(2025, 1, 30, 18, 40, tzinfo=UTC),
+    )
+    assert result.relevant
+    assert result.effective == date(2025, 1, 30)
+
+
 def test_without_a_publication_date_there_is_no_effective_date(classifier):
     assert classifier.classify("OpenAI to block API traffic from China from July 9").effective is None
 
