@@ -261,7 +261,9 @@ class Classifier:
         _settle_actions(sentence, full)
         for service in sentence.services:
             sentence.providers.update(self.vocab.service_providers.get(service, ()))
-        reach = sentence.end if sentence.title else 25  # a headline is one phrase
+        # a headline is one phrase: its AI word qualifies the company it names, unless an AI
+        # provider is named too ("asks Apple, Google to remove DeepSeek": the app stores)
+        reach = sentence.end if sentence.title and not sentence.providers else 25
         for company, end in sentence.general:
             if company in sentence.providers:
                 continue
@@ -272,8 +274,13 @@ class Classifier:
             sentence.cues.discard("arrival")
             sentence.actions.add("restrict")
         if "api" in sentence.cues:  # "OpenAI to block API access": its API service
+            served = {
+                p for service in sentence.services for p in self.vocab.service_providers.get(service, ())
+            }
             sentence.services.update(
-                self.vocab.provider_api[p] for p in sentence.providers if p in self.vocab.provider_api
+                self.vocab.provider_api[p]
+                for p in sentence.providers - served  # "Azure OpenAI 服务 … API": not OpenAI's own API
+                if p in self.vocab.provider_api
             )
 
     # --- the decision ----------------------------------------------------------------------------
@@ -358,8 +365,14 @@ class Classifier:
         for sentence in lead:
             # providers listed beside the title's ("Apple, with partner Alibaba, ...")
             if sentence.providers & providers and sentence.actions and "precedent" not in sentence.cues:
-                providers |= sentence.providers
-                services |= sentence.services
+                added = sentence.providers - providers
+                providers |= added
+                # their services, and ours only when the title names none ("Sora": not ChatGPT too)
+                services |= {
+                    s
+                    for s in sentence.services
+                    if not title.services or set(self.vocab.service_providers.get(s, ())) & added
+                }
         homes = {self.vocab.provider_home.get(p) for p in providers}
         regions = _regions(title, lead, event, homes, full)
         whom = self._audience([title, event, *lead], services, full)
