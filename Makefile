@@ -30,6 +30,7 @@ bench: install-test
 	$(BIN)/python bench/crawl
 	$(BIN)/python bench/classify
 	$(BIN)/python bench/fanout
+	$(BIN)/python bench/flood
 	$(BIN)/python bench/latency
 	$(BIN)/python bench/memory
 

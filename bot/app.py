@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -18,41 +20,59 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from newswatch.config import Config
 
-from . import handlers
+from . import handlers, tracker_commands, tracker_view
+from .delivery import store_problem
+from .flood import FloodGuard, Verdict
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
 
 
+ROOM = 1_000_000  # PTB's own semaphore: never the limit (see PerChatUpdates)
+
+
 class PerChatUpdates(BaseUpdateProcessor):
-    """Chats are served concurrently, each chat's updates one at a time and in order.
+    """Chats are served concurrently, each chat's updates one at a time and in order, within the
+    limits of a :class:`FloodGuard`.
 
     A reply waits for its chat's pace (1 s in a private chat, 3 s in a group), so handling every
     update in turn would let one talkative user hold up everybody; handling a chat's updates
     concurrently would let two quick button presses overwrite each other's choice.
+
+    PTB's ``process_update`` takes its semaphore *before* calling ``do_process_update``: with the
+    semaphore as the limit, one chat's backlog waiting for its own turn held every slot, and 150
+    ``/help`` from one user delayed another user's by 90 s. So PTB's semaphore gets room for every
+    update, the guard caps each chat's backlog, and the global slots are taken here, after the chat's
+    turn has come.
     """
 
-    def __init__(self, max_concurrent_updates: int = 64):
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
+    def __init__(self, guard: FloodGuard | None = None, max_concurrent_updates: int = 64):
+        super().__init__(ROOM)
+        self.guard = guard or FloodGuard()
+        self.refuse: Callable[[Update], Awaitable[Any]] | None = None  # the polite reply (build_application)
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
+        self._locks: dict[int | None, asyncio.Lock] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        key = chat.id if chat else None
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
+        chat, user = _counted(update)
+        verdict = self.guard.admit(chat, user)
+        if verdict is not Verdict.SERVE:
+            coroutine.close()  # type: ignore[attr-defined]  # never started: its handlers do not run
+            if verdict is Verdict.DROP:
+                return
+            assert self.refuse is not None and isinstance(update, Update)
+            coroutine = self.refuse(update)
+        lock = self._locks.setdefault(chat, asyncio.Lock())
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            if not self.guard.done(chat):
+                del self._locks[chat]
 
     async def initialize(self) -> None:
         pass
@@ -61,24 +81,63 @@ class PerChatUpdates(BaseUpdateProcessor):
         pass
 
 
-def build_application(config: Config, engine: Engine) -> Application:
-    base = config.telegram.api_base_url
+def _counted(update: object) -> tuple[int | None, int | None]:
+    """The chat whose order an update keeps, and the user whose command rate it counts against
+    (None for service messages such as a group's migration, which nobody typed)."""
+    if not isinstance(update, Update):
+        return None, None
+    chat, user = update.effective_chat, update.effective_user
+    typed = update.callback_query is not None or (update.message is not None and update.message.text)
+    return (chat.id if chat else None), (user.id if user and typed else None)
+
+
+class TokenWatch(HTTPXRequest):
+    """PTB's HTTP requests, noticing Telegram's 401: the token was revoked while the bot runs.
+
+    PTB's polling loop stops for good on it, leaving a service that is up and deaf; ``on_rejected``
+    lets the service exit instead, so that its supervisor restarts it or raises the alarm.
+    """
+
+    def __init__(self, on_rejected: Callable[[], None], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.on_rejected = on_rejected
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, payload = await super().do_request(*args, **kwargs)
+        if status == HTTPStatus.UNAUTHORIZED:
+            self.on_rejected()
+        return status, payload
+
+
+def build_application(
+    config: Config, engine: Engine, on_token_rejected: Callable[[], None] = lambda: None
+) -> Application:
+    base = config.telegram.api_base_url  # ends in /bot: the config refuses anything else
+    processor = PerChatUpdates()
     app = (
         ApplicationBuilder()
         .token(config.telegram.token)
         .base_url(base)
-        .base_file_url(base.replace("/bot", "/file/bot", 1) if base.endswith("/bot") else base)
-        .connection_pool_size(32)
-        .connect_timeout(10)
-        .read_timeout(15)
-        .write_timeout(15)
-        .pool_timeout(10)
-        .get_updates_read_timeout(40)
-        .concurrent_updates(PerChatUpdates())
+        .base_file_url(base.removesuffix("/bot") + "/file/bot")
+        .request(
+            TokenWatch(
+                on_token_rejected,
+                connection_pool_size=32,
+                connect_timeout=10,
+                read_timeout=15,
+                write_timeout=15,
+                pool_timeout=10,
+            )
+        )
+        .get_updates_request(TokenWatch(on_token_rejected, connection_pool_size=1, read_timeout=40))
+        .concurrent_updates(processor)
         .job_queue(None)  # APScheduler runs our jobs directly (newswatch.service)
         .build()
     )
-    app.bot_data.update(engine=engine, config=config, pacer=Pacer())
+    processor.refuse = lambda update: handlers.slow_down(
+        update, app.context_types.context.from_update(update, app)
+    )
+    app.bot_data.update(engine=engine, config=config, pacer=Pacer(), flood=processor.guard)
     for name, callback in (
         ("start", handlers.start),
         ("stop", handlers.stop),
@@ -90,8 +149,10 @@ def build_application(config: Config, engine: Engine) -> Application:
         ("keywords", handlers.keywords),
         ("latest", handlers.latest),
         ("status", handlers.status),
+        ("tracker", tracker_commands.tracker_command),
     ):
         app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(tracker_commands.tracker_button, pattern=f"^{tracker_view.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(handlers.menu_button))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_handler(MessageHandler(filters.COMMAND, handlers.unknown))
@@ -103,6 +164,11 @@ def build_application(config: Config, engine: Engine) -> Application:
 
 
 async def _log_error(update: object, context) -> None:
+    if isinstance(context.error, SQLAlchemyError) and isinstance(update, Update):
+        # the store refuses writes (or is gone): one line, and the user is told, not left waiting
+        log.error("update %s not handled: %s", update.update_id, store_problem(context.error))
+        await handlers.store_unavailable(update, context)
+        return
     log.error(
         "handler failed for %s: %s",
         getattr(update, "update_id", update),

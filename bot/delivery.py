@@ -5,16 +5,25 @@ outbox is unique per subscriber and story). ``send_due`` sends pending rows at T
 records each result; ``edit_updated`` adds "also reported by" to alerts already sent. Every outcome
 of a send maps to one decision: sent, retry later, deactivate the chat, follow a migration, or drop
 one message Telegram will never accept.
+
+A store that stops taking writes (disk full, a read-only or immutable file, a database gone) must
+not turn into repeats: a send Telegram confirmed but the store did not record is remembered here
+as sent, and nothing new is sent until the store takes writes again (then the remembered sends are
+recorded first). So what is remembered is only what was in flight, at most one row per chat, and a
+crash meanwhile repeats no more than any other crash does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -28,6 +37,7 @@ from telegram.error import (
 from newswatch.config import AlertsConfig
 from newswatch.storage import outbox, subscribers
 from newswatch.storage import stories as story_store
+from newswatch.storage.db import check_writable
 from newswatch.storage.stories import Story
 
 from .choices import story_text, wants
@@ -39,6 +49,7 @@ log = logging.getLogger(__name__)
 
 ALERTS_SINCE = "alerts_since"  # meta key: stories created before it are never alerted
 MAX_BACKOFF = 300.0
+STORE_REPORT_EVERY = 60.0  # while the store refuses writes, say so this often
 GONE = (
     "chat not found",
     "user is deactivated",
@@ -48,6 +59,20 @@ GONE = (
     "have no rights to send",
     "not enough rights",
 )
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A send Telegram confirmed: what ``outbox.mark_sent`` records."""
+
+    row_id: int
+    message_id: int | None
+    rendered_count: int
+
+
+def store_problem(error: SQLAlchemyError) -> str:
+    """The driver's own words, one line: "database or disk is full"."""
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -78,6 +103,10 @@ class Delivery:
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
         self._stories: dict[str, tuple[Story, str] | None] = {}  # story and its alert, per run
+        self.unrecorded: dict[int, Sent] = {}  # row id -> sent, but the store refused to record it
+        self._refused_since: float | None = None  # monotonic time the store began refusing writes
+        self._reported_at = -STORE_REPORT_EVERY
+        self._halted = False  # this run stops sending: the store refused a write
 
     # --- fan-out -------------------------------------------------------------------------------
 
@@ -104,22 +133,84 @@ class Delivery:
     # --- sending -------------------------------------------------------------------------------
 
     async def run_once(self) -> None:
-        """Fan out, send what is due, edit what grew. One run at a time."""
+        """Fan out, send what is due, edit what grew. One run at a time; none while the store
+        refuses writes."""
         async with self._lock:
             self._stories.clear()
-            await asyncio.to_thread(self.fanout)
-            await self.send_due()
-            await self.edit_updated()
+            self._halted = False
+            try:
+                await asyncio.to_thread(self._writes_work)
+                await asyncio.to_thread(self.fanout)
+                await self.send_due()
+                if not self._halted:
+                    await self.edit_updated()
+            except SQLAlchemyError as error:
+                self.store_refused(error)
+
+    def _writes_work(self) -> None:
+        """After a refusal: record the remembered sends (or, with none, probe) before anything else
+        is sent; raises the store's error while it still refuses."""
+        if self._refused_since is None:
+            return
+        for sent in list(self.unrecorded.values()):
+            self._record(sent)
+            del self.unrecorded[sent.row_id]
+        check_writable(self.engine)
+        log.warning(
+            "the store takes writes again after %.0f s: delivery resumes",
+            time.monotonic() - self._refused_since,
+        )
+        self._refused_since = None
+
+    def store_refused(self, error: SQLAlchemyError) -> None:
+        """The store refused a write (or a read): stop sending until it takes writes again, and say
+        so once a minute, not once per alert."""
+        now = time.monotonic()
+        self._halted = True
+        if self._refused_since is None:
+            self._refused_since = now
+        if now - self._reported_at >= STORE_REPORT_EVERY:
+            self._reported_at = now
+            log.error(
+                "the store refuses writes (%s): delivery paused; %d sent alerts remembered until it "
+                "records them",
+                store_problem(error),
+                len(self.unrecorded),
+            )
+
+    async def close(self) -> None:
+        """At shutdown: a last try to record the remembered sends; they are lost (and sent again
+        after the restart, at most one per chat) only if the store still refuses."""
+        if not self.unrecorded:
+            return
+        try:
+            await asyncio.to_thread(self._writes_work)
+        except SQLAlchemyError as error:
+            log.error(
+                "%d sent alerts could not be recorded (%s): they will be sent again after a restart",
+                len(self.unrecorded),
+                store_problem(error),
+            )
 
     async def send_due(self) -> None:
         tasks: set[asyncio.Task] = set()
-        limit = asyncio.Semaphore(self.concurrency)
-        while not self.stopping:
+        try:
+            await self._start_sends(tasks, asyncio.Semaphore(self.concurrency))
+        finally:  # a read the store refused ends the loop: what is in flight still finishes here
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _start_sends(self, tasks: set[asyncio.Task], limit: asyncio.Semaphore) -> None:
+        while not self.stopping and not self._halted:
             # A row read while its chat is in flight may be one being sent right now and marked sent
             # a moment after the read: rows of chats busy at any time since the read are left alone.
             busy = set(self._in_flight)
             rows = await asyncio.to_thread(outbox.due, self.engine, datetime.now(UTC), console=self.console)
-            rows = [r for r in rows if r.chat_id not in busy and r.chat_id not in self._in_flight]
+            rows = [
+                r
+                for r in rows
+                if r.chat_id not in busy and r.chat_id not in self._in_flight and r.id not in self.unrecorded
+            ]
             if not rows:
                 if not tasks:
                     break
@@ -127,7 +218,7 @@ class Delivery:
                 continue
             started = set()
             for row in rows:
-                if self.stopping:
+                if self.stopping or self._halted:
                     break
                 if (
                     row.chat_id in self._in_flight
@@ -138,7 +229,7 @@ class Delivery:
                 alert = await self._alert(row.story_id)  # before the slot: the send follows it at once
                 await limit.acquire()
                 await self.pacer.slot(row.chat_id)
-                if self.stopping:
+                if self.stopping or self._halted:
                     limit.release()
                     break
                 started.add(row.chat_id)
@@ -152,13 +243,11 @@ class Delivery:
                         limit.release(),
                     )
                 )
-            if not started and not self.stopping:
+            if not started and not self.stopping and not self._halted:
                 # everything due waits for its chat's pace (or a 429 pause): sleep until the first frees
                 now = self.pacer.clock()
                 waits = [self.pacer.chat_ready_at(r.chat_id) - now for r in rows]
                 await self.pacer.sleep(min(max(min(waits), 0.01), 1.0))
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _alert(self, story_id: str) -> tuple[Story, str] | None:
         """The story and its rendered alert, read once per run."""
@@ -168,16 +257,30 @@ class Delivery:
         return self._stories[story_id]
 
     async def _deliver(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
+        try:
+            await self._send(row, alert)
+        except SQLAlchemyError as error:
+            self.store_refused(error)
+
+    async def _send(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
         if alert is None:
             await asyncio.to_thread(outbox.drop, self.engine, row.id, "story not found")
             return
         story, text = alert
         try:
             message_id = await self.sender.send(row.chat_id, text)
-        except TelegramError as error:
+        except TelegramError as error:  # nothing was sent: if the store refuses this, it is tried again
             await asyncio.to_thread(self._failed, row, error)
             return
-        await asyncio.to_thread(outbox.mark_sent, self.engine, row.id, message_id, len(story.outlets))
+        sent = Sent(row.id, message_id, len(story.outlets))
+        try:
+            await asyncio.to_thread(self._record, sent)
+        except SQLAlchemyError:
+            self.unrecorded[row.id] = sent  # Telegram has it: never again, whatever the store says
+            raise
+
+    def _record(self, sent: Sent) -> None:
+        outbox.mark_sent(self.engine, sent.row_id, sent.message_id, sent.rendered_count)
 
     def _failed(self, row: outbox.Delivery, error: TelegramError) -> None:
         """Decide what a Telegram error means for this delivery (the order of checks matters:

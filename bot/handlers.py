@@ -7,6 +7,7 @@ group's admins may change its subscription.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,11 +15,11 @@ from typing import Any
 from sqlalchemy import Engine
 from telegram import BotCommand, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, RetryAfter
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from newswatch.config import Config
-from newswatch.detect.keywords import clean_keyword
+from newswatch.detect.keywords import clean_keyword, keyword_form
 from newswatch.storage import outbox, subscribers
 from newswatch.storage import sources as source_store
 from newswatch.storage import stories as story_store
@@ -39,6 +40,7 @@ COMMANDS = [
     BotCommand("unwatch", "Stop watching a keyword"),
     BotCommand("keywords", "List your keywords"),
     BotCommand("latest", "The latest alerts: /latest [N]"),
+    BotCommand("tracker", "What is restricted where: /tracker [provider|region]"),
     BotCommand("help", "How this bot works"),
 ]
 HELP = (
@@ -47,7 +49,8 @@ HELP = (
     "when such a restriction is lifted. One alert per story, however many outlets report it.\n\n"
     "/start — subscribe\n/stop — unsubscribe\n/regions — only some regions (default: all)\n"
     "/providers — only some providers (default: all)\n/watch KEYWORD — also get any story mentioning it\n"
-    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)"
+    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)\n"
+    "/tracker [provider|region] — what is restricted where, and since when"
 )
 MAX_LATEST = 20
 
@@ -170,7 +173,7 @@ async def providers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     kind, _, code = (query.data or "").partition(":")
-    if kind not in keyboards.MENUS:
+    if kind not in keyboards.MENUS or update.effective_chat is None:  # no chat: not one of our menus
         await query.answer("This button is no longer valid.")
         return
     if not await _may_manage(update, context):
@@ -229,12 +232,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unwatch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
         return
-    raw = _argument(context)
-    try:
-        keyword = clean_keyword(raw) if raw else ""
-    except ValueError:
-        keyword = ""
-    if keyword not in sub.keywords:
+    keyword = keyword_form(_argument(context))  # not clean_keyword: older rules let "x" in
+    if not keyword or keyword not in sub.keywords:
         await reply(update, context, "Usage: /unwatch KEYWORD — one of your /keywords.")
         return
     await _db(
@@ -252,7 +251,7 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not sub.keywords:
         await reply(update, context, "No keywords. Add one with /watch KEYWORD.")
         return
-    await reply(update, context, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
+    await reply(update, context, join_within(["Your keywords:", *(f"• {esc(k)}" for k in sub.keywords)]))
 
 
 def _count(arg: str) -> int | None:
@@ -325,3 +324,26 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def chatter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, "I only understand commands. Try /help.")
+
+
+STORE_UNAVAILABLE = "Sorry, I cannot save anything right now. Please try again in a few minutes."
+
+
+async def store_unavailable(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the store refused (disk full, database down): say so rather than stay silent."""
+    with contextlib.suppress(TelegramError):
+        if update.callback_query:
+            await update.callback_query.answer(STORE_UNAVAILABLE)
+        elif update.effective_message:
+            await reply(update, context, html.escape(STORE_UNAVAILABLE))
+
+
+SLOW_DOWN = "That is more than I can answer at once: I will take your commands again in a few seconds."
+
+
+async def slow_down(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one reply a user gets when sending commands faster than the bot takes them (bot.flood)."""
+    if update.callback_query:
+        await update.callback_query.answer(SLOW_DOWN)
+    elif update.effective_message:
+        await reply(update, context, html.escape(SLOW_DOWN))

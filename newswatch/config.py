@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import tomllib
 import warnings
 from dataclasses import dataclass, field
@@ -21,12 +22,29 @@ DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 TOKEN_ENV = "NEWSWATCH_TELEGRAM_TOKEN"
 SOURCE_KINDS = ("ithome", "rss")
-NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+NAME_RE = re.compile(r"[a-z0-9_-]{1,64}")  # fullmatch: "$" alone lets a trailing newline through
+TOKEN_RE = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")  # what PTB puts in every request path
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.I)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MIN_POLITE_INTERVAL = 60.0
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+# (lowest, highest) accepted: beyond them a value crashes the scheduler (1e308 s) or spins (0.0001 s)
+DURATION_BOUNDS = {
+    "interval": (1.0, 7 * DAY),
+    "timeout": (1.0, 10 * MINUTE),
+    "max_age": (MINUTE, 365 * DAY),
+    "delivery_interval": (0.5, HOUR),
+}
+INT_BOUNDS = {
+    "retries": (0, 10),
+    "max_bytes": (1, 1_000_000_000),
+    "concurrency_per_domain": (1, 32),
+    "max_articles_per_poll": (1, 1000),
+    "max_parallel_crawls": (1, 32),
+}
+MAX_MEMORY_BOUNDS = (64 * 1024**2, 64 * 1024**3)
 
 
 class ConfigError(ValueError):
@@ -76,6 +94,13 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    # Raw [[tracker.events]] tables; newswatch.tracker checks them against the vocabulary, as
+    # Detector.from_config checks [vocabulary] (both need the vocabulary built first).
+    events: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     storage_url: str
@@ -85,6 +110,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     vocabulary: dict[str, Any] = field(default_factory=dict)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -172,14 +198,36 @@ class _Parser:
         if key not in section:
             return default
         try:
-            return parse_duration(section[key])
+            seconds = parse_duration(section[key])
         except ValueError:
             raise self.fail(
                 label, f'must be a positive duration like 120, "90s", "5m" or "1h" (got {section[key]!r})'
             ) from None
+        low, high = DURATION_BOUNDS[key]
+        if not low <= seconds <= high:
+            raise self.fail(label, f"must be from {_human(low)} to {_human(high)} (got {section[key]!r})")
+        return seconds
+
+    def integer(self, section: dict[str, Any], key: str, label: str, default: int) -> int:
+        value = self.typed(section, key, label, int, default)
+        low, high = INT_BOUNDS[key]
+        if not low <= value <= high:
+            raise self.fail(label, f"must be from {low} to {high} (got {value})")
+        return value
+
+    def http_url(self, value: str, label: str, problem: str) -> str:
+        """An absolute http(s) URL that Python's own parser accepts (port in range, valid IPv6)."""
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError for "Port out of range" or junk
+        except ValueError as exc:
+            raise self.fail(label, f"{problem} ({str(exc).lower()}: {value!r})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
+            raise self.fail(label, f"{problem} (got {value!r})")
+        return value
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "vocabulary"}
+        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "vocabulary", "tracker"}
         for key in raw:
             if key not in top:
                 raise self.fail(key, f"unknown section (allowed: {', '.join(sorted(top))})")
@@ -194,6 +242,7 @@ class _Parser:
             vocabulary=self.table(
                 raw, "vocabulary", {"providers", "services", "regions", "places", "actions", "ignore"}
             ),
+            tracker=self.tracker(raw),
         )
 
     def storage(self, raw: dict[str, Any]) -> str:
@@ -231,9 +280,9 @@ class _Parser:
                 if key not in entry:
                     raise self.fail(f"{label}.{key}", "is required")
             name = self.typed(entry, "name", f"{label}.name", str, "")
-            label = f"sources[{i}] ({name})"
-            if not NAME_RE.match(name):
-                raise self.fail(f"{label}.name", "must match [a-z0-9_-]+")
+            label = f"sources[{i}] ({name if name.isprintable() else repr(name)})"
+            if not NAME_RE.fullmatch(name):
+                raise self.fail(f"{label}.name", "must match [a-z0-9_-]+, at most 64 characters")
             if name in seen:
                 raise self.fail(f"{label}.name", "duplicate source name")
             seen.add(name)
@@ -242,10 +291,11 @@ class _Parser:
                 raise self.fail(
                     f"{label}.kind", f"unknown kind {kind!r} (allowed: {', '.join(SOURCE_KINDS)})"
                 )
-            url = self.typed(entry, "url", f"{label}.url", str, "")
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", url):
-                raise self.fail(f"{label}.url", f"must be an absolute http(s) URL (got {url!r})")
+            url = self.http_url(
+                self.typed(entry, "url", f"{label}.url", str, ""),
+                f"{label}.url",
+                "must be an absolute http(s) URL",
+            )
             interval = self.duration(entry, "interval", f"{label}.interval", 300.0)
             if interval < MIN_POLITE_INTERVAL:
                 warnings.warn(
@@ -263,17 +313,7 @@ class _Parser:
     def crawl(self, raw: dict[str, Any]) -> CrawlConfig:
         d = CrawlConfig()
         section = self.table(raw, "crawl", set(CrawlConfig.__dataclass_fields__))
-        ints = {}
-        for key in (
-            "retries",
-            "max_bytes",
-            "concurrency_per_domain",
-            "max_articles_per_poll",
-            "max_parallel_crawls",
-        ):
-            ints[key] = self.typed(section, key, f"crawl.{key}", int, getattr(d, key))
-            if ints[key] < (0 if key == "retries" else 1):
-                raise self.fail(f"crawl.{key}", f"must be at least {0 if key == 'retries' else 1}")
+        ints = {key: self.integer(section, key, f"crawl.{key}", getattr(d, key)) for key in INT_BOUNDS}
         max_memory = d.max_memory
         if "max_memory" in section:
             try:
@@ -283,10 +323,17 @@ class _Parser:
                     "crawl.max_memory",
                     f'must be a size like "512MB" or "1GB" (got {section["max_memory"]!r})',
                 ) from None
-            if max_memory < 64 * 1024**2:
+            if max_memory < MAX_MEMORY_BOUNDS[0]:
                 raise self.fail("crawl.max_memory", "must be at least 64MB: a crawl needs that much to start")
+            if max_memory > MAX_MEMORY_BOUNDS[1]:
+                raise self.fail("crawl.max_memory", f"must be at most 64GB (got {section['max_memory']!r})")
+        user_agent = self.typed(section, "user_agent", "crawl.user_agent", str, d.user_agent)
+        if not user_agent.isprintable() or not 0 < len(user_agent) <= 300:
+            raise self.fail(
+                "crawl.user_agent", f"must be one line of at most 300 characters (got {user_agent!r})"
+            )
         return CrawlConfig(
-            user_agent=self.typed(section, "user_agent", "crawl.user_agent", str, d.user_agent),
+            user_agent=user_agent,
             timeout=self.duration(section, "timeout", "crawl.timeout", d.timeout),
             allow_private=self.typed(section, "allow_private", "crawl.allow_private", bool, d.allow_private),
             max_memory=max_memory,
@@ -303,19 +350,44 @@ class _Parser:
                     raise self.fail(
                         f"watch.{key}[{j}]", "must be a non-empty string of at most 100 characters"
                     )
+                from .detect.keywords import clean_keyword  # here: only configs with keywords pay for it
+
+                try:
+                    clean_keyword(v)
+                except ValueError as exc:  # the matcher would refuse it when `run` starts
+                    raise self.fail(f"watch.{key}[{j}]", f"{exc} (got {v!r})") from None
             lists[key] = tuple(v.strip() for v in values)
         return WatchConfig(**lists)
 
     def telegram(self, raw: dict[str, Any]) -> TelegramConfig:
         section = self.table(raw, "telegram", {"token", "api_base_url", "admins"})
-        token = os.environ.get(TOKEN_ENV) or self.typed(section, "token", "telegram.token", str, "")
-        base = self.typed(section, "api_base_url", "telegram.api_base_url", str, TelegramConfig.api_base_url)
-        if urlsplit(base).scheme not in ("http", "https"):
-            raise self.fail("telegram.api_base_url", f"must be an http(s) URL (got {base!r})")
+        in_file = self.typed(section, "token", "telegram.token", str, "").strip()
+        token = (os.environ.get(TOKEN_ENV) or in_file).strip()
+        if token and not TOKEN_RE.fullmatch(token):
+            where = TOKEN_ENV if os.environ.get(TOKEN_ENV) else "telegram.token"
+            raise self.fail(
+                where, "must be a bot token as @BotFather gives it: digits, a colon, then letters"
+            )
+        if in_file and self.path.stat().st_mode & stat.S_IROTH:
+            warnings.warn(
+                f"{self.path}: telegram.token: every user of this machine can read this file; "
+                f"chmod 600 it, or set {TOKEN_ENV} instead",
+                stacklevel=2,
+            )
+        problem = 'must be an http(s) URL ending in /bot, like "https://api.telegram.org/bot"'
+        base = self.http_url(
+            self.typed(section, "api_base_url", "telegram.api_base_url", str, TelegramConfig.api_base_url),
+            "telegram.api_base_url",
+            problem,
+        )
+        parts = urlsplit(base)
+        if not parts.path.endswith("/bot") or parts.query or parts.fragment:
+            # PTB appends TOKEN/method: without /bot the token lands in the host or port, and in logs
+            raise self.fail("telegram.api_base_url", f"{problem} (got {base!r})")
         admins = self.typed(section, "admins", "telegram.admins", list, [])
         if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
             raise self.fail("telegram.admins", "must be a list of numeric chat ids")
-        return TelegramConfig(token=token.strip(), api_base_url=base, admins=tuple(admins))
+        return TelegramConfig(token=token, api_base_url=base, admins=tuple(admins))
 
     def alerts(self, raw: dict[str, Any]) -> AlertsConfig:
         section = self.table(raw, "alerts", {"max_age", "delivery_interval"})
@@ -326,6 +398,22 @@ class _Parser:
                 section, "delivery_interval", "alerts.delivery_interval", d.delivery_interval
             ),
         )
+
+    def tracker(self, raw: dict[str, Any]) -> TrackerConfig:
+        section = self.table(raw, "tracker", {"events"})
+        events = self.typed(section, "events", "tracker.events", list, [])
+        for i, entry in enumerate(events):
+            if not isinstance(entry, dict):
+                raise self.fail(f"tracker.events[{i}]", "must be a table ([[tracker.events]])")
+        return TrackerConfig(events=tuple(events))
+
+
+def _human(seconds: float) -> str:
+    """A bound as the operator writes it: 0.5s, 10m, 7d."""
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

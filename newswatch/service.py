@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
+from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.app import ALLOWED_UPDATES, build_application
@@ -25,6 +26,7 @@ from bot.handlers import COMMANDS
 from bot.pacing import Pacer
 from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
 
+from . import logredact
 from .config import Config, SourceConfig
 from .dispatch import CrawlDispatcher, backoff_seconds
 from .storage import connect, schema, subscribers
@@ -39,10 +41,13 @@ KEY_RETENTION = timedelta(days=30)  # story lookup keys older than this can no l
 
 
 class Service:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, engine: Engine | None = None):
         self.config = config
-        self.engine: Engine = connect(config.storage_url)
-        self.app = build_application(config, self.engine) if config.telegram.token else None
+        self.engine: Engine = engine or connect(config.storage_url)
+        self.token_rejected = False
+        self.app = (
+            build_application(config, self.engine, self._token_rejected) if config.telegram.token else None
+        )
         if self.app:
             # one pacer for alerts and command replies: Telegram counts them together
             self.delivery = Delivery(
@@ -78,6 +83,13 @@ class Service:
         return time.monotonic() >= self.next_poll.get(name, 0.0)
 
     async def _crawled(self, names: list[str]) -> None:
+        try:
+            await self._after_crawl(names)
+        except SQLAlchemyError as error:  # tried again after the next crawl; reported with delivery's pause
+            self.delivery.store_refused(error)
+        self.kick_delivery()
+
+    async def _after_crawl(self, names: list[str]) -> None:
         states = await asyncio.to_thread(source_store.all_states, self.engine)
         for name in names:
             state = states.get(name)
@@ -100,10 +112,10 @@ class Service:
                 self.delivery.history_sources.discard(name)
                 log.info("%s: first poll stored %d stories as history, alerts start now", name, count)
         if self._first_round:
-            self._first_round.difference_update(names)
-            if not self._first_round:
+            left = self._first_round - set(names)
+            if not left:
                 await asyncio.to_thread(self._alerts_start)
-        self.kick_delivery()
+            self._first_round = left  # only now: a start the store refused is tried again
 
     def _alerts_start(self) -> None:
         if story_store.get_meta(self.engine, ALERTS_SINCE) is None:
@@ -132,8 +144,13 @@ class Service:
                 log.exception("delivery run failed")
 
     async def housekeeping(self) -> None:
-        await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
         self.delivery.pacer.forget_idle()
+        if self.app is not None:
+            self.app.bot_data["flood"].forget_idle()
+        try:
+            await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
+        except SQLAlchemyError as error:  # reported (once a minute) with delivery's pause
+            self.delivery.store_refused(error)
 
     def _prune_keys(self, cutoff: datetime) -> None:
         with self.engine.begin() as conn:
@@ -208,8 +225,23 @@ class Service:
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
         log.info("bot @%s is polling %s", self.app.bot.username, self.config.telegram.api_base_url)
 
+    def _token_rejected(self) -> None:
+        """Telegram answered 401: the token was revoked (or replaced) at @BotFather. PTB's polling
+        gives up on it, so a service left running would be deaf: stop, and exit non-zero."""
+        if self.token_rejected:
+            return
+        self.token_rejected = True
+        if self.app is not None and self.app.running:
+            log.error("Telegram no longer accepts the bot token (revoked at @BotFather?): stopping")
+        self.stopping.set()
+
     async def renew_lease(self) -> None:
-        if not await asyncio.to_thread(self.lease.renew):
+        try:
+            renewed = await asyncio.to_thread(self.lease.renew)
+        except SQLAlchemyError as error:  # delivery pauses too: nothing it sends could be recorded
+            self.delivery.store_refused(error)
+            return
+        if not renewed:
             log.error("another newswatch took over this store (we were stalled too long): stopping")
             self.stopping.set()
 
@@ -237,7 +269,7 @@ class Service:
         log.info("newswatch running: %d sources, store %s", len(self._first_round), self.config.storage_url)
         await self.stopping.wait()
         await self.shutdown()
-        return 0
+        return 2 if self.token_rejected else 0
 
     async def shutdown(self) -> None:
         """Stop taking work, let in-flight sends finish, then close; all within ``SHUTDOWN_GRACE``."""
@@ -249,6 +281,8 @@ class Service:
         if self._delivery_task and not self._delivery_task.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._delivery_task, max(0.5, deadline - time.monotonic() - 2))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.delivery.close(), max(0.5, deadline - time.monotonic() - 1.5))
         if self.app is not None and self.app.running:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), max(0.5, deadline - time.monotonic()))
@@ -265,14 +299,19 @@ class Service:
         await self.app.shutdown()
 
 
-def run(config: Config) -> int:
+def run(config: Config, engine: Engine | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return asyncio.run(_main(config))
+    with logredact.redacting(config.telegram.token):
+        try:
+            return asyncio.run(_main(config, engine))
+        except Exception:  # logged, so that the traceback is redacted too
+            log.exception("newswatch stopped on an unexpected error")
+            return 1
 
 
-async def _main(config: Config) -> int:
-    return await Service(config).main()
+async def _main(config: Config, engine: Engine | None) -> int:
+    return await Service(config, engine).main()

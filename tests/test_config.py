@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from newswatch import cli
 from newswatch import config as cfg
+from newswatch.storage import connect
 
 SOURCE = """
 [[sources]]
@@ -57,6 +60,53 @@ url = "https://www.ithome.com/rss/"
         ("[strage]\n" + SOURCE, "strage", "unknown section"),
         ('[storage]\nurl = "data/newswatch.db"\n' + SOURCE, "storage.url", "SQLAlchemy URL"),
         ('[storage]\nurl = "mongodb://localhost/news"\n' + SOURCE, "storage.url", "SQLAlchemy can open"),
+        # upper bounds: values that used to crash the scheduler or spin
+        (SOURCE + "interval = 1e308\n", "sources[0] (ithome).interval", "from 1s to 7d"),
+        (SOURCE + "interval = 0.001\n", "sources[0] (ithome).interval", "from 1s to 7d"),
+        ("[alerts]\nmax_age = 1e308\n" + SOURCE, "alerts.max_age", "from 1m to 365d"),
+        ("[alerts]\ndelivery_interval = 0.0001\n" + SOURCE, "alerts.delivery_interval", "from 0.5s to 1h"),
+        ('[crawl]\ntimeout = "30d"\n' + SOURCE, "crawl.timeout", "from 1s to 10m"),
+        ("[crawl]\nmax_parallel_crawls = 1000000\n" + SOURCE, "crawl.max_parallel_crawls", "from 1 to 32"),
+        ("[crawl]\nretries = 1000000000\n" + SOURCE, "crawl.retries", "from 0 to 10"),
+        ("[crawl]\nretries = 1e9\n" + SOURCE, "crawl.retries", "must be an integer"),
+        ("[crawl]\nmax_bytes = 99999999999\n" + SOURCE, "crawl.max_bytes", "from 1 to 1000000000"),
+        ('[crawl]\nmax_memory = "1000GB"\n' + SOURCE, "crawl.max_memory", "at most 64GB"),
+        ('[crawl]\nuser_agent = "bot\\r\\nX-Evil: 1"\n' + SOURCE, "crawl.user_agent", "one line"),
+        # URLs Python's own parser refuses
+        (
+            SOURCE.replace("https://www.ithome.com/rss/", "https://www.ithome.com:99999/rss/"),
+            "sources[0] (ithome).url",
+            "port out of range",
+        ),
+        (
+            SOURCE.replace("https://www.ithome.com/rss/", "http://[::1/x"),
+            "sources[0] (ithome).url",
+            "absolute http(s) URL",
+        ),
+        (
+            '[telegram]\napi_base_url = "http://127.0.0.1:99999/bot"\n' + SOURCE,
+            "telegram.api_base_url",
+            "port out of range",
+        ),
+        ('[telegram]\napi_base_url = "http://[::1/x"\n' + SOURCE, "telegram.api_base_url", "http(s) URL"),
+        # a base URL without /bot (or without http://) put the token's secret half in every log line
+        (
+            '[telegram]\napi_base_url = "https://api.telegram.org"\n' + SOURCE,
+            "telegram.api_base_url",
+            'ending in /bot, like "https://api.telegram.org/bot"',
+        ),
+        ('[telegram]\napi_base_url = "127.0.0.1:8081/bot"\n' + SOURCE, "telegram.api_base_url", "http(s)"),
+        ('[telegram]\ntoken = "not a token"\n' + SOURCE, "telegram.token", "digits, a colon"),
+        (
+            SOURCE.replace('name = "ithome"', 'name = "ithome\\n"'),
+            "sources[0] ('ithome\\n').name",
+            "[a-z0-9_-]+",
+        ),
+        (SOURCE.replace('name = "ithome"', f'name = "{"x" * 65}"'), ".name", "at most 64 characters"),
+        # keywords the matcher refuses: one line now, not a traceback from `run`
+        ('[watch]\nkeywords = ["<b>"]\n' + SOURCE, "watch.keywords[0]", "at least 2 letters or digits"),
+        ('[watch]\nkeywords = ["ok", "!!!"]\n' + SOURCE, "watch.keywords[1]", "at least 2 letters or digits"),
+        ('[watch]\nexclude = ["\\u200b"]\n' + SOURCE, "watch.exclude[0]", "at least 2 letters or digits"),
     ],
 )
 def test_a_bad_config_is_one_line_naming_file_key_and_problem(write_config, capsys, body, key, problem):
@@ -72,7 +122,7 @@ def test_a_bad_config_is_one_line_naming_file_key_and_problem(write_config, caps
     assert key in err and problem in err
 
 
-@pytest.mark.parametrize("command", ["sources", "crawl"])
+@pytest.mark.parametrize("command", ["sources", "crawl", "run"])
 def test_the_command_prints_no_traceback_for_a_bad_config(write_config, newswatch, command):
     path = write_config(SOURCE.replace('kind = "ithome"', 'kind = "atom"'), name="bad.toml")
 
@@ -137,10 +187,12 @@ def test_durations_take_seconds_or_units(write_config, value, seconds):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        config = cfg.load(path)
+        config = cfg.load(path) if seconds <= 600 else None
+        interval_only = cfg.load(write_config(SOURCE + f"interval = {value}\n", name="interval.toml"))
 
-    assert config.source("ithome").interval == seconds
-    assert config.crawl.timeout == seconds
+    assert interval_only.source("ithome").interval == seconds
+    if config is not None:  # crawl.timeout stops at 10 minutes
+        assert config.crawl.timeout == seconds
 
 
 def test_the_config_path_comes_from_newswatch_config_when_not_given(write_config, newswatch, tmp_path):
@@ -165,10 +217,11 @@ def test_an_explicit_config_beats_the_environment(write_config, newswatch, tmp_p
 
 
 def test_the_telegram_token_comes_from_the_environment_first(write_config, monkeypatch):
-    path = write_config('[telegram]\ntoken = "from-file"\n' + SOURCE)
+    path = write_config('[telegram]\ntoken = "111:from-file"\n' + SOURCE)
+    path.chmod(0o600)
 
     monkeypatch.delenv(cfg.TOKEN_ENV, raising=False)
-    assert cfg.load(path).telegram.token == "from-file"
+    assert cfg.load(path).telegram.token == "111:from-file"
     monkeypatch.setenv(cfg.TOKEN_ENV, " 123:from-env ")
     assert cfg.load(path).telegram.token == "123:from-env"
 
@@ -205,3 +258,68 @@ def test_the_shipped_config_is_valid(monkeypatch):
 
     assert [s.name for s in config.sources if s.kind == "ithome"] == ["ithome"]
     assert all(s.interval >= cfg.MIN_POLITE_INTERVAL for s in config.sources)
+
+
+def test_a_config_holding_a_token_warns_when_every_user_can_read_it(write_config, monkeypatch):
+    monkeypatch.delenv(cfg.TOKEN_ENV, raising=False)
+    path = write_config('[telegram]\ntoken = "123:secret"\n' + SOURCE)
+
+    path.chmod(0o644)
+    with pytest.warns(UserWarning, match="telegram.token: every user of this machine can read"):
+        cfg.load(path)
+
+    path.chmod(0o600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cfg.load(path)  # no warning
+        path.chmod(0o644)
+        cfg.load(write_config(SOURCE, name="no-token.toml"))  # nothing secret in it
+
+
+def test_run_refuses_a_keyword_without_letters_in_one_line(write_config, newswatch):
+    path = write_config('[storage]\nurl = "sqlite:///store.db"\n[watch]\nkeywords = ["<b>"]\n' + SOURCE)
+
+    result = newswatch("--config", path, "run", timeout=60)
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {path}: watch.keywords[0]: a keyword needs at least 2 letters or digits (got '<b>')\n"
+    )
+
+
+def _immutable(path: Path) -> None:
+    """chattr +i: not even root may write the file (ext4, xfs, btrfs); skipped where unsupported."""
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not installed")
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a file immutable here: {done.stderr.strip()}")
+
+
+@pytest.mark.parametrize("problem", ["corrupt", "read-only", "unreachable"])
+def test_run_with_a_store_it_cannot_open_or_write_is_one_line(write_config, newswatch, tmp_path, problem):
+    store = tmp_path / "store.db"
+    url = f"sqlite:///{store}"
+    if problem == "corrupt":
+        store.write_bytes(b"this is not SQLite\n" * 300)
+    elif problem == "read-only":
+        connect(url).dispose()  # a good store, then made read-only
+        _immutable(store)
+    else:
+        url = "postgresql+psycopg://nw:secret@127.0.0.1:1/news"
+    path = write_config(f'[storage]\nurl = "{url}"\n' + SOURCE)
+    try:
+        result = newswatch("--config", path, "run", timeout=60)
+    finally:
+        subprocess.run(["chattr", "-i", str(store)], capture_output=True, check=False)
+
+    reason = {
+        "corrupt": "file is not a database",
+        "read-only": "attempt to write a readonly database",
+        "unreachable": "connection",
+    }[problem]
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"error: {path}: storage.url: cannot open ")
+    assert reason in result.stderr.lower() and "secret" not in result.stderr

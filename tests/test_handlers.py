@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.handlers import COMMANDS
+from bot.flood import BURST
+from bot.handlers import COMMANDS, SLOW_DOWN
 from newswatch.config import Config, SourceConfig, TelegramConfig
 from newswatch.service import Service
 from newswatch.storage import outbox, subscribers
@@ -271,7 +272,11 @@ JUNK_KEYWORDS = [
     ("/watch", "Usage: /watch KEYWORD"),
     ("/watch    ", "Usage: /watch KEYWORD"),
     ("/watch " + "长" * 1000, "Not added: a keyword can be at most 100 characters."),
-    ("/watch <b>", "Not added: a keyword needs at least one letter or character."),
+    ("/watch <b>", "Not added: a keyword needs at least 2 letters or digits."),
+    ("/watch a", "Not added: a keyword needs at least 2 letters or digits."),
+    ("/watch \u200b\u200d\u2060", "Not added: a keyword needs at least 2 letters or digits."),
+    ("/watch open\u200bai", "Watching “openai”"),  # zero-width: dropped, not part of the keyword
+    ("/watch \u202eGemini\u202c", "Watching “gemini”"),  # bidi overrides would reverse the reply
     ("/watch <b>bold</b> & <i>", "Watching “bold &”"),
     ("/unwatch", "Usage: /unwatch KEYWORD"),
     ("/unwatch <script>", "Usage: /unwatch KEYWORD"),
@@ -284,6 +289,16 @@ def test_junk_keywords_get_a_short_helpful_answer(bot: RunningBot, botapi: FakeB
     for (text, expect), answer in zip(JUNK_KEYWORDS, answers, strict=True):
         assert expect in answer, f"{text[:30]!r} -> {answer!r}"
         assert len(answer) < 200
+
+
+def test_a_keyword_stored_under_older_rules_still_matches_and_can_be_unwatched(
+    bot: RunningBot, botapi: FakeBotAPI, store, subscribe
+) -> None:
+    subscribe(ANN, keywords=["x"])  # one letter was enough before
+
+    ask(botapi, ANN, "/keywords", "• x")
+    ask(botapi, ANN, "/unwatch x", "No longer watching “x”")
+    assert subscribers.get(store, ANN).keywords == ()
 
 
 def test_a_subscriber_cannot_watch_more_than_the_maximum(
@@ -397,3 +412,45 @@ def test_a_user_sending_many_commands_does_not_hold_up_everyone_else(
     assert time.monotonic() - started < 2.0
     assert botapi.wait_for(lambda a: len(a.messages(ANN)) == 6, timeout=15)
     assert botapi.too_many_requests == 0
+
+
+def test_a_flooding_user_never_delays_another_users_reply_and_gets_one_polite_answer(
+    bot: RunningBot, botapi: FakeBotAPI
+) -> None:
+    for _ in range(150):
+        botapi.send_text(ANN, "/help")
+    assert botapi.wait_for(lambda a: len(a.messages(ANN)) >= 1, timeout=10)  # the flood is being served
+
+    started = time.monotonic()
+    ask(botapi, BOB, "/help", "/start")
+    assert time.monotonic() - started < 2.0
+
+    assert botapi.wait_for(lambda a: any(SLOW_DOWN in m["text"] for m in a.messages(ANN)), timeout=20)
+    time.sleep(2)  # anything still queued for Ann would arrive now
+    answers = [m["text"] for m in botapi.messages(ANN)]
+    assert sum(SLOW_DOWN in a for a in answers) == 1  # one polite reply, not one per command
+    assert len(answers) <= BURST + 1  # the rest were dropped, not queued for minutes
+    assert botapi.too_many_requests == 0
+
+
+def test_keywords_lists_the_maximum_of_long_keywords_within_one_message(
+    bot: RunningBot, botapi: FakeBotAPI, subscribe
+) -> None:
+    long = [f"{i:02d} " + "很长的关键词😀" * 14 for i in range(MAX_KEYWORDS)]  # 100 characters each
+    subscribe(ANN, keywords=long)
+
+    answer = ask(botapi, ANN, "/keywords", "Your keywords")
+
+    assert utf16_len(answer) <= 4096
+    assert answer.split("\n")[1] == f"• {long[0]}" and answer.endswith(" more")
+
+
+def test_a_button_pressed_on_a_message_the_bot_cannot_see_is_answered(
+    bot: RunningBot, botapi: FakeBotAPI, subscribe
+) -> None:
+    subscribe(ANN)
+    botapi.press_inline_button(ANN, "reg:CN")  # an inline-mode message: no chat, no message
+
+    assert botapi.wait_for(lambda a: len(a.callback_answers) == 1, timeout=10)
+    assert botapi.callback_answers[0]["text"] == "This button is no longer valid."
+    ask(botapi, ANN, "/help", "/start")  # and the bot is fine

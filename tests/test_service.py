@@ -193,3 +193,19 @@ def test_without_a_token_alerts_are_printed_on_the_console(
     out = service.stdout()
     assert out.count("=== ALERT ===") == 1 and HISTORY not in out
     assert "<b>" not in out and "Read the article (https://www.ithome.com/0/" in out  # canonical URL
+
+
+def test_a_token_revoked_while_running_stops_the_service_with_a_non_zero_status(
+    tmp_path: Path, site: NewsSite, botapi: FakeBotAPI, running: list[Service]
+) -> None:
+    botapi.add_private_chat(USER)
+    service = Service(write_config(tmp_path / "config.toml", site, botapi))
+    running.append(service)
+    botapi.send_text(USER, "/help")
+    assert botapi.wait_for_message(USER, "/start", timeout=20), service.log.read_text()
+
+    botapi.token = "123456:REPLACED-AT-BOTFATHER"  # the old token now gets 401 Unauthorized
+    botapi.send_text(USER, "/help")  # ends the long poll in progress
+
+    assert service.proc.wait(20) == 2, service.log.read_text()
+    assert "Telegram no longer accepts the bot token" in service.log.read_text()

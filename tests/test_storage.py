@@ -3,8 +3,11 @@ that keep every row, one row per canonical URL, per-source poll state."""
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select, text
@@ -296,6 +299,27 @@ def test_sqlite_stores_use_write_ahead_logging(tmp_path):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
     assert (tmp_path / "sub" / "store.db").exists()
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
+    """It holds every subscriber's chat id: 0600 (its -wal and -shm too) in a new 0700 directory,
+    whatever the umask."""
+    old = os.umask(0o022)
+    try:
+        engine = connect(f"sqlite:///{tmp_path / 'data' / 'store.db'}")
+        subscribers.subscribe(engine, 42, "private")
+        files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "data").iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old)
+
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert files == {"store.db": 0o600, "store.db-wal": 0o600, "store.db-shm": 0o600}
+
+
+def test_the_systemd_unit_creates_files_for_the_service_user_only():
+    unit = (Path(__file__).resolve().parent.parent / "deploy" / "newswatch.service").read_text()
+    assert "\nUMask=0077\n" in unit
 
 
 def test_counts_by_source_cover_every_stored_article(store_url, engines):

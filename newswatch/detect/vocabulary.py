@@ -67,6 +67,8 @@ class Vocabulary:
     service_providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     service_audience: dict[str, tuple[str, ...]] = field(default_factory=dict)  # whom it serves
     provider_api: dict[str, str] = field(default_factory=dict)  # the service "its API" means
+    regions: set[str] = field(default_factory=set)  # the region codes: ISO 3166-1 alpha-2 and EU
+    labels: dict[str, str] = field(default_factory=dict)  # provider slug or service name -> its first alias
     _terms: dict[str, set[Term]] = field(default_factory=dict)
     _frames: dict[tuple[str, ...], set[Term]] = field(default_factory=dict)
     _part_forms: dict[str, set[str]] = field(default_factory=dict)  # inflections of frame parts
@@ -99,6 +101,10 @@ class Vocabulary:
             if term.category == "region" and key[-1] in _WORD_CHARS and key[-1] != "s":
                 self._terms.setdefault(f"{key}s", set()).add(term)  # demonyms: "Australians"
         self._automaton = None
+
+    def meaning(self, name: str) -> frozenset[Term]:
+        """What ``name`` means when it is a whole alias ("DeepSeek app" -> the service "deepseek")."""
+        return frozenset(self._terms.get(normalize(name), ()))
 
     def compile(self) -> None:
         """One automaton over every key; each value carries what ``scan`` needs without recomputing:
@@ -221,7 +227,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
             vocab.provider_home[slug] = str(entry["home"])
         if "api" in entry:
             vocab.provider_api[slug] = str(entry["api"])
-        for alias in [slug, *_aliases(entry, f"providers.{slug}")]:
+        aliases = _aliases(entry, f"providers.{slug}")
+        vocab.labels.setdefault(slug, aliases[0] if aliases else slug)
+        for alias in [slug, *aliases]:
             vocab.add(alias, Term("provider", slug))
     for name, entry in _entries(data, "services"):
         providers = tuple(entry.get("providers", vocab.service_providers.get(name, ())))
@@ -234,7 +242,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
             raise VocabularyError(f"vocabulary.services.{name}.audience: unknown {unknown_audience[0]!r}")
         if audience:
             vocab.service_audience[name] = tuple(sorted(audience))
-        for alias in [name, *_aliases(entry, f"services.{name}")]:
+        aliases = _aliases(entry, f"services.{name}")
+        vocab.labels.setdefault(name, aliases[0] if aliases else name)
+        for alias in [name, *aliases]:
             vocab.add(alias, Term("service", name))
     for slug, entry in _entries(data, "places"):
         region = entry.get("region", "")
@@ -244,6 +254,7 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
     for code, entry in _entries(data, "regions"):
         if not (code == "EU" or (len(code) == 2 and code.isalpha() and code.isupper())):
             raise VocabularyError(f"vocabulary.regions.{code}: must be an ISO 3166-1 alpha-2 code or EU")
+        vocab.regions.add(code)
         for alias in _aliases(entry, f"regions.{code}"):
             vocab.add(alias, Term("region", code))
         for alias in _strings(entry.get("weak", []), f"regions.{code}.weak"):

@@ -8,6 +8,8 @@ changes, written so that it also passes on a store that already has the change.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,10 +113,25 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def check_writable(engine: Engine) -> None:
+    """Raise the store's own error unless it takes a write (a read-only or immutable file, a
+    read-only database user): the service finds out at start, not at its first alert."""
+    with engine.begin() as conn:
+        conn.execute(schema.schema_version.update().values(version=schema.schema_version.c.version))
+
+
+def _create_private(path: Path) -> None:
+    """A new SQLite store is its owner's alone (mode 0600 in a new 0700 directory): it holds every
+    subscriber's chat id and choices. SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def connect(url: str, *, upgrade: bool = True) -> Engine:
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(database))
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
