@@ -46,7 +46,7 @@ class DetectPipeline(_Stage):
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         detector = context.detector(self.crawler.settings["NEWSWATCH_CONFIG"])
-        item.detection, item.keys = detector.analyze(item.title, item.body)
+        item.detection, item.keys = detector.analyze(item.title, item.body, item.published)
         return item
 
 

@@ -45,10 +45,10 @@ def test_each_line_gets_relevance_tags_and_a_story(tmp_path):
     assert [o["id"] for o in out] == ["a", "b", "c"]
     assert out[0]["relevant"] and out[0]["tags"] == {
         "providers": ["openai"],
-        "services": [],
+        "services": ["openai api"],
         "regions": ["CN"],
         "actions": ["block"],
-        "audience": [],
+        "audience": ["developers"],
     }
     assert 0 < out[0]["score"] <= 1
     assert out[0]["story"] == out[1]["story"] != out[2]["story"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from .pipeline import Detector
 from .stories import MemoryIndex, assign
 from .vocabulary import build
 
-TAG_KINDS = ("providers", "services", "regions", "actions")
+TAG_KINDS = ("providers", "services", "regions", "actions", "audience")
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Report:
     positives: int = 0
     relevance: Score = field(default_factory=Score)
     tags: dict[str, Score] = field(default_factory=lambda: {k: Score() for k in TAG_KINDS})
+    effective: Score = field(default_factory=Score)  # the effective date, on corpora that label it
     stories: dict[str, Score] = field(
         default_factory=lambda: {"same language": Score(), "cross-language": Score()}
     )
@@ -57,8 +58,17 @@ def load_corpus(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def load_corpora(paths: list[Path]) -> list[dict[str, Any]]:
+    """Several files scored as one corpus (a split written in parts: ``tune-a``, ``tune-b``)."""
+    return [item for path in paths for item in load_corpus(path)]
+
+
 def _published(item: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(item["published"].replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _dates(value: date | str | None) -> set[str]:
+    return set() if value is None else {value if isinstance(value, str) else value.isoformat()}
 
 
 def evaluate(items: list[dict[str, Any]], detector: Detector | None = None) -> Report:
@@ -67,7 +77,7 @@ def evaluate(items: list[dict[str, Any]], detector: Detector | None = None) -> R
     index = MemoryIndex()
     story_of: dict[str, str] = {}
     for item in sorted(items, key=_published):
-        detection, keys = detector.analyze(item["title"], item["text"])
+        detection, keys = detector.analyze(item["title"], item["text"], published=_published(item))
         story_of[item["id"]] = assign(index, keys, _published(item), item["id"])
         gold = bool(item["relevant"])
         report.positives += gold
@@ -75,6 +85,8 @@ def evaluate(items: list[dict[str, Any]], detector: Detector | None = None) -> R
             {item["id"]} if detection.relevant else set(), {item["id"]} if gold else set()
         )
         for kind in TAG_KINDS:
+            if kind not in item["tags"]:
+                continue  # the older corpora label no audience
             predicted = set(getattr(detection.tags, kind))
             expected = set(item["tags"][kind])
             report.tags[kind].add_sets(predicted, expected)
@@ -82,6 +94,8 @@ def evaluate(items: list[dict[str, Any]], detector: Detector | None = None) -> R
                 report.errors.append(
                     f"{item['id']} {kind}: got {sorted(predicted)} want {sorted(expected)} | {item['title']}"
                 )
+        if "effective" in item:
+            report.effective.add_sets(_dates(detection.effective), _dates(item["effective"]))
         if detection.relevant != gold:
             report.errors.append(
                 f"{item['id']} {'FP' if detection.relevant else 'FN'} {item['kind']}"

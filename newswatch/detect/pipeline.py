@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ..config import Config, ConfigError
 from ..models import Detection
 from .classifier import Classifier
@@ -30,7 +32,10 @@ class Detector:
             )
         )
 
-    def analyze(self, title: str, text: str) -> tuple[Detection, StoryKeys]:
-        detection = self.classifier.classify(title, text)
+    def analyze(
+        self, title: str, text: str, published: datetime | None = None
+    ) -> tuple[Detection, StoryKeys]:
+        """``published`` (UTC) dates the effective day when the text gives it without a year."""
+        detection = self.classifier.classify(title, text, published)
         keys = story_keys(normalize(f"{title}\n{text}"), detection)
         return detection, keys

@@ -20,8 +20,16 @@ _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 _SPACE_RE = re.compile(r"[^\S\n]+")
 _NEWLINES_RE = re.compile(r"\s*\n\s*")
 # Sentence ends: CJK and ASCII terminators, line breaks, and a period followed by a space unless the
-# period closes a one-letter abbreviation ("U.S. bans ...").
-_SENTENCE_END_RE = re.compile(r"[。！？；!?;\n]+|(?<![\s.][a-z])\.(?=\s)")
+# period closes a one-letter abbreviation ("U.S. bans ...") or a month, title or company ("Oct. 21",
+# "Gov. Abbott", "Apple Inc. said").
+_ABBREVIATIONS = (
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "mr", "mrs", "ms", "dr", "gov", "sen", "rep", "gen", "lt", "col", "sgt", "st", "vs", "inc",
+    "corp", "ltd", "jr", "prof", "dept",
+)  # fmt: skip
+_SENTENCE_END_RE = re.compile(
+    r"[。！？；!?;\n]+|\.(?=\s)(?<![\s.][a-z]\.)" + "".join(rf"(?<!\b{word}\.)" for word in _ABBREVIATIONS)
+)
 
 
 @lru_cache(maxsize=1)

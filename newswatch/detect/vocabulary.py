@@ -1,12 +1,22 @@
 """The detection vocabulary: built-in TOML data, extended by the operator's ``[vocabulary]`` table.
 
 Every alias of every category is compiled into one Aho-Corasick automaton, so a text is scanned once
-whatever the size of the vocabulary. English terms only match on word boundaries, with common
-inflections allowed after them ("ban" finds "bans", "banned", not "bank").
+whatever the size of the vocabulary. English terms match whole words only; the English words of
+action, cue and audience phrases are expanded into their inflections when the vocabulary is built
+(``inflection``), so "ban" finds "bans" and "banned", "withhold" finds "withheld", and nothing finds
+"bank". A phrase whose tense is its meaning is written with a leading "=" and kept as it is
+("=had been": about an earlier time, unlike "have been").
+
+A phrase written with an ellipsis is a *frame*: its parts must occur in that order in one clause, a
+few words apart (``FRAME_GAP``). Chinese verb phrases wrap around their object or place
+("停止…提供" finds 停止向中国大陆个人开发者提供, "暂停…提供" finds 暂停在韩国提供), and a few frames
+replace the long lists of every filled-in variant.
 """
 
 from __future__ import annotations
 
+import re
+import string
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,28 +25,20 @@ from typing import Any
 
 import ahocorasick
 
+from ..models import AUDIENCES
+from .inflection import phrase_forms
 from .text import is_word_char, normalize
 
 ACTIONS = ("block", "ban", "suspend", "discontinue", "restrict", "lift")
-_SUFFIXES = (
-    "s",
-    "es",
-    "ed",
-    "d",
-    "ing",
-    "ned",
-    "ning",
-    "ped",
-    "ping",
-    "ted",
-    "ting",
-    "ged",
-    "ging",
-    "red",
-    "ring",
-    "'s",
-    "ns",
-)
+INFLECTED = frozenset({"action", "cue", "audience"})  # categories whose English words inflect
+FRAME_MARK = "..."  # what "…" becomes after NFKC
+EXACT_MARK = "="  # an alias written "=had been" is not inflected
+# characters between the parts of a frame: an object or a place, not a clause (English words are
+# longer than Chinese characters: "keep AI tools such as ChatGPT and DeepSeek off")
+FRAME_GAP = 16
+FRAME_GAP_LATIN = 40
+_CLAUSE_BREAK_RE = re.compile(r"[。！？；!?;\n，,：:、]")
+_WORD_CHARS = frozenset(string.ascii_lowercase + string.digits)
 
 
 class VocabularyError(ValueError):
@@ -63,16 +65,41 @@ class Vocabulary:
     provider_is_ai: dict[str, bool] = field(default_factory=dict)
     provider_home: dict[str, str] = field(default_factory=dict)  # where the company comes from
     service_providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    service_audience: dict[str, tuple[str, ...]] = field(default_factory=dict)  # whom it serves
+    provider_api: dict[str, str] = field(default_factory=dict)  # the service "its API" means
     regions: set[str] = field(default_factory=set)  # the region codes: ISO 3166-1 alpha-2 and EU
     labels: dict[str, str] = field(default_factory=dict)  # provider slug or service name -> its first alias
     _terms: dict[str, set[Term]] = field(default_factory=dict)
+    _frames: dict[tuple[str, ...], set[Term]] = field(default_factory=dict)
+    _part_forms: dict[str, set[str]] = field(default_factory=dict)  # inflections of frame parts
     _automaton: Any = None
+    _frame_terms: list[tuple[tuple[str, ...], tuple[Term, ...]]] = field(default_factory=list)
+    inflected_words: set[str] = field(default_factory=set)  # English words given their inflections
 
     def add(self, alias: str, term: Term) -> None:
-        key = normalize(alias)
+        """Add ``alias`` for ``term``; an alias starting with "=" is matched as written, never
+        inflected ("=had been" must not become "have been")."""
+        exact = alias.startswith(EXACT_MARK)
+        key = normalize(alias.removeprefix(EXACT_MARK))
         if not key or len(key) > 100:
             raise VocabularyError(f"vocabulary: alias {alias!r} must be 1 to 100 characters")
-        self._terms.setdefault(key, set()).add(term)
+        if FRAME_MARK in key:
+            parts = tuple(part.strip() for part in key.split(FRAME_MARK))
+            if len(parts) < 2 or not all(parts):
+                raise VocabularyError(f"vocabulary: frame {alias!r} needs words on both sides of …")
+            self._frames.setdefault(parts, set()).add(term)
+            if term.category in INFLECTED and not exact:
+                self.inflected_words.update(word for part in parts for word in part.split(" "))
+                for part in parts:
+                    self._part_forms.setdefault(part, set()).update(phrase_forms(part))
+        elif term.category in INFLECTED and not exact:
+            self.inflected_words.update(key.split(" "))
+            for form in phrase_forms(key):
+                self._terms.setdefault(form, set()).add(term)
+        else:
+            self._terms.setdefault(key, set()).add(term)
+            if term.category == "region" and key[-1] in _WORD_CHARS and key[-1] != "s":
+                self._terms.setdefault(f"{key}s", set()).add(term)  # demonyms: "Australians"
         self._automaton = None
 
     def meaning(self, name: str) -> frozenset[Term]:
@@ -80,54 +107,108 @@ class Vocabulary:
         return frozenset(self._terms.get(normalize(name), ()))
 
     def compile(self) -> None:
+        """One automaton over every key; each value carries what ``scan`` needs without recomputing:
+        the key's length, whether it must start and end on a word boundary, its terms, and the frame
+        parts it is (frame index, part index)."""
+        frame_parts: dict[str, list[tuple[int, int]]] = {}
+        for index, parts in enumerate(self._frames):
+            for position, part in enumerate(parts):
+                for form in self._part_forms.get(part, {part}):
+                    frame_parts.setdefault(form, []).append((index, position))
         automaton = ahocorasick.Automaton()
-        for key, terms in self._terms.items():
-            automaton.add_word(key, (key, tuple(sorted(terms, key=lambda t: (t.category, t.value)))))
+        for key in self._terms.keys() | frame_parts.keys():
+            terms = tuple(sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value)))
+            automaton.add_word(
+                key,
+                (
+                    len(key),
+                    is_word_char(key[0]),
+                    is_word_char(key[-1]),
+                    terms,
+                    tuple(frame_parts.get(key, ())),
+                ),
+            )
         automaton.make_automaton()
         self._automaton = automaton
+        self._frame_terms = [
+            (parts, tuple(sorted(terms, key=lambda t: (t.category, t.value))))
+            for parts, terms in self._frames.items()
+        ]
 
     def scan(self, text: str) -> list[Match]:
-        """Leftmost-longest matches of aliases in normalized ``text`` ("north korea" wins over "korea").
+        """Leftmost-longest matches of aliases in normalized ``text`` ("north korea" wins over "korea"),
+        then the frames found in it (which overlap the words they wrap, by design).
 
         Word boundaries are checked before choosing, so a rejected long candidate ("launches in" inside
         "launches investigation") does not hide a valid one that overlaps it.
         """
         if self._automaton is None:
             self.compile()
-        spans: list[tuple[int, int, bool, tuple[Term, ...]]] = []
-        for end_index, (key, terms) in self._automaton.iter(text):
-            start, end = end_index - len(key) + 1, end_index + 1
-            if is_word_char(key[0]) and start > 0 and is_word_char(text[start - 1]):
+        size = len(text)
+        spans: list[tuple[int, int, tuple[Term, ...]]] = []
+        parts_found: dict[int, list[tuple[int, int, int]]] = {}
+        for end_index, (length, left, right, terms, parts) in self._automaton.iter(text):
+            start, end = end_index - length + 1, end_index + 1
+            if left and start and text[start - 1] in _WORD_CHARS:
                 continue
-            inflected = is_word_char(key[-1]) and end < len(text) and is_word_char(text[end])
-            if inflected:
-                end = _inflected_end(text, end)
-                if end < 0:
-                    continue
-            spans.append((start, end, inflected, terms))
-        # leftmost, then longest, then an exact alias before an inflected one ("bard" is not "bar"+"d")
-        spans.sort(key=lambda span: (span[0], span[0] - span[1], span[2]))
+            if right and end < size and text[end] in _WORD_CHARS:
+                continue
+            if terms:
+                spans.append((start, -end, terms))
+            for frame, position in parts:
+                parts_found.setdefault(frame, []).append((position, start, end))
+        spans.sort()
         matches: list[Match] = []
         taken = 0
-        for start, end, _, terms in spans:
+        for start, negative_end, terms in spans:
             if start >= taken:
+                taken = -negative_end
+                for term in terms:
+                    matches.append(Match(start, taken, term))
+        for frame, found in parts_found.items():
+            parts, terms = self._frame_terms[frame]
+            gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
+            for start, end in _frame_spans(text, len(parts), found, gap):
                 matches.extend(Match(start, end, term) for term in terms)
-                taken = end
         return matches
 
 
-def _inflected_end(text: str, end: int) -> int:
-    """The end of the word when ``text[end:]`` is an inflection suffix, else -1."""
-    for suffix in _SUFFIXES:
-        stop = end + len(suffix)
-        if text.startswith(suffix, end) and (stop >= len(text) or not is_word_char(text[stop])):
-            return stop
-    return -1
+def _frame_spans(
+    text: str, count: int, found: list[tuple[int, int, int]], gap: int
+) -> Iterator[tuple[int, int]]:
+    """Where all ``count`` parts of a frame follow each other within ``gap`` characters and no clause
+    break; ``found`` lists (part index, start, end) in text order."""
+    if len({position for position, _, _ in found}) < count:
+        return
+    for position, start, end in found:
+        if position != 0:
+            continue
+        cursor = end
+        for wanted in range(1, count):
+            following = [
+                (s, e)
+                for p, s, e in found
+                if p == wanted
+                and cursor <= s <= cursor + gap
+                and not _CLAUSE_BREAK_RE.search(text, cursor, s)
+            ]
+            if not following:
+                break
+            cursor = following[0][1]
+        else:
+            yield start, cursor
 
 
 def _builtin() -> dict[str, Any]:
     data = resources.files(__package__).joinpath("vocabulary.toml").read_text(encoding="utf-8")
     return tomllib.loads(data)
+
+
+def builtin_inflected_words() -> set[str]:
+    """The English words of the built-in vocabulary that ``inflection`` expands."""
+    vocab = Vocabulary()
+    _merge(vocab, _builtin())
+    return vocab.inflected_words
 
 
 def build(extra: Mapping[str, Any] | None = None) -> Vocabulary:
@@ -144,6 +225,8 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         vocab.provider_is_ai[slug] = bool(entry.get("ai", vocab.provider_is_ai.get(slug, False)))
         if "home" in entry:
             vocab.provider_home[slug] = str(entry["home"])
+        if "api" in entry:
+            vocab.provider_api[slug] = str(entry["api"])
         aliases = _aliases(entry, f"providers.{slug}")
         vocab.labels.setdefault(slug, aliases[0] if aliases else slug)
         for alias in [slug, *aliases]:
@@ -154,6 +237,11 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         if unknown:
             raise VocabularyError(f"vocabulary.services.{name}.providers: unknown provider {unknown[0]!r}")
         vocab.service_providers[name] = tuple(sorted(providers))
+        audience = _strings(entry.get("audience", []), f"services.{name}.audience")
+        if unknown_audience := [a for a in audience if a not in AUDIENCES]:
+            raise VocabularyError(f"vocabulary.services.{name}.audience: unknown {unknown_audience[0]!r}")
+        if audience:
+            vocab.service_audience[name] = tuple(sorted(audience))
         aliases = _aliases(entry, f"services.{name}")
         vocab.labels.setdefault(name, aliases[0] if aliases else name)
         for alias in [name, *aliases]:
@@ -169,14 +257,20 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         vocab.regions.add(code)
         for alias in _aliases(entry, f"regions.{code}"):
             vocab.add(alias, Term("region", code))
+        for alias in _strings(entry.get("weak", []), f"regions.{code}.weak"):
+            vocab.add(alias, Term("weak_region", code))
     for phrase in _strings(data.get("ignore", {}).get("terms", []), "ignore.terms"):
         vocab.add(phrase, Term("ignore", ""))
-    for section, category in (("actions", "action"), ("cues", "cue")):
+    for section, category, allowed in (
+        ("actions", "action", ACTIONS),
+        ("audiences", "audience", AUDIENCES),
+        ("cues", "cue", None),
+    ):
         table = data.get(section, {})
         for name, phrases in table.items():
-            if section == "actions" and name not in ACTIONS:
+            if allowed is not None and name not in allowed:
                 raise VocabularyError(
-                    f"vocabulary.actions.{name}: unknown action (allowed: {', '.join(ACTIONS)})"
+                    f"vocabulary.{section}.{name}: unknown {category} (allowed: {', '.join(allowed)})"
                 )
             for phrase in _strings(phrases, f"{section}.{name}"):
                 vocab.add(phrase, Term(category, name))
