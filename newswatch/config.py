@@ -27,6 +27,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.I)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MIN_POLITE_INTERVAL = 60.0
+_LISTEN_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 
 
 class ConfigError(ValueError):
@@ -76,6 +77,21 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The tracker page, APIs, feed, metrics and health check; ``listen = ""`` turns them off."""
+
+    listen: str = "127.0.0.1:8080"  # loopback by default: put a reverse proxy in front to publish it
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to bind, or None when off; ``listen`` is validated when the file is loaded."""
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     storage_url: str
@@ -84,6 +100,7 @@ class Config:
     watch: WatchConfig = field(default_factory=WatchConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     vocabulary: dict[str, Any] = field(default_factory=dict)
 
     def source(self, name: str) -> SourceConfig:
@@ -179,7 +196,7 @@ class _Parser:
             ) from None
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "vocabulary"}
+        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "web", "vocabulary"}
         for key in raw:
             if key not in top:
                 raise self.fail(key, f"unknown section (allowed: {', '.join(sorted(top))})")
@@ -191,6 +208,7 @@ class _Parser:
             watch=self.watch(raw),
             telegram=self.telegram(raw),
             alerts=self.alerts(raw),
+            web=self.web(raw),
             vocabulary=self.table(
                 raw, "vocabulary", {"providers", "services", "regions", "places", "actions", "ignore"}
             ),
@@ -326,6 +344,17 @@ class _Parser:
                 section, "delivery_interval", "alerts.delivery_interval", d.delivery_interval
             ),
         )
+
+    def web(self, raw: dict[str, Any]) -> WebConfig:
+        section = self.table(raw, "web", {"listen"})
+        listen = self.typed(section, "listen", "web.listen", str, WebConfig.listen).strip()
+        match = _LISTEN_RE.match(listen)
+        if listen and not (match and 0 < int(match.group(2)) < 65536):
+            raise self.fail(
+                "web.listen",
+                f'must be "HOST:PORT" like "127.0.0.1:8080" or "[::1]:8080", or "" for off (got {listen!r})',
+            )
+        return WebConfig(listen=listen)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
