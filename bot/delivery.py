@@ -25,6 +25,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from newswatch import metrics
 from newswatch.config import AlertsConfig
 from newswatch.storage import outbox, subscribers
 from newswatch.storage import stories as story_store
@@ -99,7 +100,7 @@ class Delivery:
 
     def _fresh(self, story: Story) -> bool:
         """Articles first seen long after publication are stored, never alerted."""
-        return story.created - story.published <= timedelta(seconds=self.alerts.max_age)
+        return story.fresh(self.alerts.max_age)
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -170,6 +171,7 @@ class Delivery:
     async def _deliver(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
         if alert is None:
             await asyncio.to_thread(outbox.drop, self.engine, row.id, "story not found")
+            metrics.alerts_dropped("story_missing")
             return
         story, text = alert
         try:
@@ -178,6 +180,7 @@ class Delivery:
             await asyncio.to_thread(self._failed, row, error)
             return
         await asyncio.to_thread(outbox.mark_sent, self.engine, row.id, message_id, len(story.outlets))
+        metrics.alert_sent(story.id, story.created)
 
     def _failed(self, row: outbox.Delivery, error: TelegramError) -> None:
         """Decide what a Telegram error means for this delivery (the order of checks matters:
@@ -195,6 +198,7 @@ class Delivery:
             self._deactivate(row, error)
         elif isinstance(error, BadRequest):
             outbox.drop(self.engine, row.id, str(error))  # the message itself is refused: retrying won't help
+            metrics.alerts_dropped("refused")
             log.error("Telegram refused the alert for story %s: %s", row.story_id, error)
         else:  # TimedOut, NetworkError, 5xx, anything else: maybe transient, keep trying with backoff
             attempts = row.attempts + 1
@@ -222,6 +226,7 @@ class Delivery:
             await self.pacer.slot(row.chat_id)
             try:
                 await self.sender.edit(row.chat_id, row.message_id, text)
+                metrics.ALERTS_EDITED.inc()
             except RetryAfter as error:
                 self.pacer.pause(retry_seconds(error))
                 return
@@ -243,7 +248,8 @@ class Delivery:
 
     def _deactivate(self, row: outbox.Delivery, error: TelegramError) -> None:
         subscribers.deactivate(self.engine, row.chat_id, str(error))
-        outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
+        dropped = outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
+        metrics.alerts_dropped("chat_gone", dropped)
         log.info("chat %s deactivated: %s", row.chat_id, error)
 
 
