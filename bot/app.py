@@ -23,6 +23,7 @@ from newswatch.config import Config
 
 from . import handlers
 from .pacing import Pacer
+from .polling import PollingRequest
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class PerChatUpdates(BaseUpdateProcessor):
 
 def build_application(config: Config, engine: Engine) -> Application:
     base = config.telegram.api_base_url
+    polling = PollingRequest(read_timeout=40)
     app = (
         ApplicationBuilder()
         .token(config.telegram.token)
@@ -73,12 +75,12 @@ def build_application(config: Config, engine: Engine) -> Application:
         .read_timeout(15)
         .write_timeout(15)
         .pool_timeout(10)
-        .get_updates_read_timeout(40)
+        .get_updates_request(polling)
         .concurrent_updates(PerChatUpdates())
         .job_queue(None)  # APScheduler runs our jobs directly (newswatch.service)
         .build()
     )
-    app.bot_data.update(engine=engine, config=config, pacer=Pacer())
+    app.bot_data.update(engine=engine, config=config, pacer=Pacer(), polling=polling)
     for name, callback in (
         ("start", handlers.start),
         ("stop", handlers.stop),

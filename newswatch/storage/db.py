@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from . import schema
 
@@ -111,11 +112,15 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def connect(url: str, *, upgrade: bool = True) -> Engine:
+def connect(url: str, *, upgrade: bool = True, pooled: bool = True) -> Engine:
+    """An engine on the store; ``pooled=False`` opens a new connection each time (a health probe
+    must see what a new writer would, not what a connection opened an hour ago still can do)."""
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    if not pooled:
+        kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
