@@ -52,7 +52,8 @@ class Health:
         except TimeoutError:
             return f"no write within {STORE_TIMEOUT:g} s"
         except Exception as exc:  # whatever the driver says is the operator's best clue
-            return " ".join(str(exc).split())[:200] or type(exc).__name__
+            reason = getattr(exc, "orig", None) or exc  # the driver's words, without SQLAlchemy's SQL
+            return " ".join(str(reason).split())[:200] or type(reason).__name__
         return None
 
     def _polling(self) -> str | None:
