@@ -9,7 +9,7 @@ the tooltips are SVG ``<title>`` elements the browser shows by itself.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -104,6 +104,18 @@ def ticks(lo: datetime, hi: datetime, most: int = 8) -> list[tuple[datetime, str
     return found
 
 
+def _overlapping(
+    marks: Sequence[Mark], x: Callable[[datetime], float]
+) -> dict[tuple[float, str], list[Mark]]:
+    """Markers of one kind that would cover each other drawn as one, so that a record reported by
+    hundreds of stories stays a few hundred elements: {(x, kind): the marks there, oldest first}."""
+    groups: dict[tuple[float, str], list[Mark]] = {}
+    for mark in sorted(marks, key=lambda m: m.when):
+        slot = round(x(mark.when) / MARK_RADIUS) * MARK_RADIUS
+        groups.setdefault((slot, mark.kind), []).append(mark)
+    return groups
+
+
 def timeline(rows: Sequence[Row], now: datetime | None = None, width: float = 960.0) -> Markup:
     """The chart as an ``<svg>`` element; an empty-state paragraph when there is nothing to draw."""
     if not rows:
@@ -136,7 +148,8 @@ def timeline(rows: Sequence[Row], now: datetime | None = None, width: float = 96
     for i, row in enumerate(rows):
         top = AXIS_HEIGHT + i * ROW_HEIGHT
         mid = top + ROW_HEIGHT / 2
-        out.append(f'<g class="row {_esc(row.status)}" data-status="{_esc(row.status)}">')
+        status = _esc(row.status)
+        out.append(f'<g class="row {status}" data-status="{status}" data-label="{_esc(row.label)}">')
         out.append(
             f'<a href="{_esc(row.href)}"><text class="label" x="{LABEL_WIDTH - 8:g}" y="{mid + 4:g}">'
             f"<title>{_esc(row.label)}</title>{_esc(_clip(row.label, LABEL_CHARS))}</text></a>"
@@ -149,11 +162,13 @@ def timeline(rows: Sequence[Row], now: datetime | None = None, width: float = 96
                 f'width="{max(x2 - x1, 2):.1f}" height="{BAR_HEIGHT:g}" rx="2">'
                 f"<title>{_esc(span.status)} {span.start:%Y-%m-%d} – {until}</title></rect>"
             )
-        for mark in row.marks:
+        for (cx, kind), group in _overlapping(row.marks, x).items():
+            first = group[0]
+            more = f" (and {len(group) - 1} more)" if len(group) > 1 else ""
             out.append(
-                f'<a href="{_esc(mark.href)}"><circle class="mark {_esc(mark.kind)}" cx="{x(mark.when):.1f}" '
-                f'cy="{mid:g}" r="{MARK_RADIUS:g}"><title>{mark.when:%Y-%m-%d} {_esc(mark.title)}</title>'
-                "</circle></a>"
+                f'<a href="{_esc(first.href)}"><circle class="mark {_esc(kind)}" cx="{cx:.1f}" '
+                f'cy="{mid:g}" r="{MARK_RADIUS:g}"><title>{first.when:%Y-%m-%d} {_esc(first.title)}{more}'
+                "</title></circle></a>"
             )
         out.append("</g>")
     out.append("</svg>")
