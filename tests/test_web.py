@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -126,6 +127,12 @@ def test_health_metrics_feed_and_stories_follow_polls_and_alerts(
     assert "Traceback" not in service.log.read_text()
 
 
+def healthcheck(base: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parent.parent / "deploy" / "newswatch-healthcheck"
+    command = [sys.executable, str(script), "--url", base + "/healthz"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+
 def _make_read_only(store: Path) -> Callable[[], None]:
     """Make the SQLite store (its file and write-ahead log) read-only; returns the undo. Root ignores
     permission bits, so for root the files are made immutable, much as a read-only remount would."""
@@ -152,6 +159,7 @@ def test_healthz_turns_503_naming_the_store_when_it_is_made_read_only(
 ) -> None:
     service, base, store = alerting
     wait_until(lambda: get(base + "/healthz")[0] == 200, 20, "healthy", service.log)
+    assert healthcheck(base).returncode == 0
     undo = _make_read_only(store)
     try:
         status, _, body = get(base + "/healthz")
@@ -159,6 +167,8 @@ def test_healthz_turns_503_naming_the_store_when_it_is_made_read_only(
         lines = body.decode().splitlines()
         assert lines[0] == "unhealthy" and len(lines) == 2, body
         assert lines[1].startswith("store: ") and "readonly" in lines[1], body
+        probe = healthcheck(base)  # what the systemd unit runs
+        assert probe.returncode == 1 and probe.stderr.startswith("newswatch unhealthy: store: ")
     finally:
         undo()
     wait_until(lambda: get(base + "/healthz")[0] == 200, 10, "healthy again", service.log)
