@@ -92,6 +92,13 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    # Raw [[tracker.events]] tables; newswatch.tracker checks them against the vocabulary, as
+    # Detector.from_config checks [vocabulary] (both need the vocabulary built first).
+    events: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     storage_url: str
@@ -102,6 +109,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     web: WebConfig = field(default_factory=WebConfig)
     vocabulary: dict[str, Any] = field(default_factory=dict)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -196,7 +204,7 @@ class _Parser:
             ) from None
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "web", "vocabulary"}
+        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "web", "vocabulary", "tracker"}
         for key in raw:
             if key not in top:
                 raise self.fail(key, f"unknown section (allowed: {', '.join(sorted(top))})")
@@ -212,6 +220,7 @@ class _Parser:
             vocabulary=self.table(
                 raw, "vocabulary", {"providers", "services", "regions", "places", "actions", "ignore"}
             ),
+            tracker=self.tracker(raw),
         )
 
     def storage(self, raw: dict[str, Any]) -> str:
@@ -355,6 +364,14 @@ class _Parser:
                 f'must be "HOST:PORT" like "127.0.0.1:8080" or "[::1]:8080", or "" for off (got {listen!r})',
             )
         return WebConfig(listen=listen)
+
+    def tracker(self, raw: dict[str, Any]) -> TrackerConfig:
+        section = self.table(raw, "tracker", {"events"})
+        events = self.typed(section, "events", "tracker.events", list, [])
+        for i, entry in enumerate(events):
+            if not isinstance(entry, dict):
+                raise self.fail(f"tracker.events[{i}]", "must be a table ([[tracker.events]])")
+        return TrackerConfig(events=tuple(events))
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

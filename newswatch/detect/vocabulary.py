@@ -63,6 +63,8 @@ class Vocabulary:
     provider_is_ai: dict[str, bool] = field(default_factory=dict)
     provider_home: dict[str, str] = field(default_factory=dict)  # where the company comes from
     service_providers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    regions: set[str] = field(default_factory=set)  # the region codes: ISO 3166-1 alpha-2 and EU
+    labels: dict[str, str] = field(default_factory=dict)  # provider slug or service name -> its first alias
     _terms: dict[str, set[Term]] = field(default_factory=dict)
     _automaton: Any = None
 
@@ -72,6 +74,10 @@ class Vocabulary:
             raise VocabularyError(f"vocabulary: alias {alias!r} must be 1 to 100 characters")
         self._terms.setdefault(key, set()).add(term)
         self._automaton = None
+
+    def meaning(self, name: str) -> frozenset[Term]:
+        """What ``name`` means when it is a whole alias ("DeepSeek app" -> the service "deepseek")."""
+        return frozenset(self._terms.get(normalize(name), ()))
 
     def compile(self) -> None:
         automaton = ahocorasick.Automaton()
@@ -138,7 +144,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         vocab.provider_is_ai[slug] = bool(entry.get("ai", vocab.provider_is_ai.get(slug, False)))
         if "home" in entry:
             vocab.provider_home[slug] = str(entry["home"])
-        for alias in [slug, *_aliases(entry, f"providers.{slug}")]:
+        aliases = _aliases(entry, f"providers.{slug}")
+        vocab.labels.setdefault(slug, aliases[0] if aliases else slug)
+        for alias in [slug, *aliases]:
             vocab.add(alias, Term("provider", slug))
     for name, entry in _entries(data, "services"):
         providers = tuple(entry.get("providers", vocab.service_providers.get(name, ())))
@@ -146,7 +154,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         if unknown:
             raise VocabularyError(f"vocabulary.services.{name}.providers: unknown provider {unknown[0]!r}")
         vocab.service_providers[name] = tuple(sorted(providers))
-        for alias in [name, *_aliases(entry, f"services.{name}")]:
+        aliases = _aliases(entry, f"services.{name}")
+        vocab.labels.setdefault(name, aliases[0] if aliases else name)
+        for alias in [name, *aliases]:
             vocab.add(alias, Term("service", name))
     for slug, entry in _entries(data, "places"):
         region = entry.get("region", "")
@@ -156,6 +166,7 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
     for code, entry in _entries(data, "regions"):
         if not (code == "EU" or (len(code) == 2 and code.isalpha() and code.isupper())):
             raise VocabularyError(f"vocabulary.regions.{code}: must be an ISO 3166-1 alpha-2 code or EU")
+        vocab.regions.add(code)
         for alias in _aliases(entry, f"regions.{code}"):
             vocab.add(alias, Term("region", code))
     for phrase in _strings(data.get("ignore", {}).get("terms", []), "ignore.terms"):
