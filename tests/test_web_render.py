@@ -1,4 +1,5 @@
-"""The web side's pure rendering: the SVG timeline, the matrix and the Atom feed, from plain data."""
+"""The web side's pure rendering: the SVG timeline, the matrix and the Atom feed, from plain data
+and tracker records."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import feedparser
 
 from newswatch.models import Tags
 from newswatch.storage.stories import Story
+from newswatch.tracker import Event, build
 from newswatch.web import chart
 from newswatch.web.chart import Mark, Row, Span
 from newswatch.web.feed import atom, story_urn
+from newswatch.web.matrix import Cell, build_matrix, chart_row
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -133,3 +136,53 @@ def test_the_atom_feed_parses_with_entries_newest_first_tags_and_every_outlet() 
 def test_an_empty_feed_is_still_a_valid_feed() -> None:
     feed = feedparser.parse(atom([], "http://h/feed.xml", "http://h/", now=NOW))
     assert not feed.bozo and feed.entries == []
+
+
+def event(subject: str, region: str, action: str, day: date, provider: str | None = None) -> Event:
+    return Event(
+        subject=subject,
+        providers=(provider or subject,),
+        regions=(region,),
+        audience=None,
+        action=action,
+        effective=day,
+        reported=datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=2),
+        title=f"{subject} {action} in {region}",
+        url=f"https://news.example/{subject}/{region}/{action}",
+        story_id=f"s-{subject}-{region}-{action}",
+    )
+
+
+def test_the_matrix_shows_each_provider_and_region_at_its_most_severe_and_links_its_history() -> None:
+    records = build(
+        [
+            event("openai api", "CN", "restrict", date(2024, 7, 9), provider="openai"),
+            event("chatgpt", "CN", "restrict", date(2024, 8, 1), provider="openai"),
+            event("chatgpt", "CN", "lift", date(2025, 1, 1), provider="openai"),
+            event("chatgpt", "IT", "restrict", date(2023, 3, 31), provider="openai"),
+            event("chatgpt", "IT", "lift", date(2023, 4, 28), provider="openai"),
+            event("deepseek", "IT", "restrict", date(2025, 1, 30)),
+        ]
+    )
+    grid = build_matrix(records)
+    assert grid.providers == ("openai", "deepseek") and set(grid.regions) == {"CN", "IT"}
+    assert grid.cell("openai", "CN") == Cell("restricted", 2, "?provider=openai&region=CN#history")
+    assert grid.cell("openai", "IT").status == "lifted"
+    assert grid.cell("deepseek", "CN") is None
+
+
+def test_a_chart_row_has_a_bar_per_restricted_stretch_and_a_marker_per_event() -> None:
+    (record,) = build(
+        [
+            event("chatgpt", "IT", "restrict", date(2023, 3, 31), provider="openai"),
+            event("chatgpt", "IT", "lift", date(2023, 4, 28), provider="openai"),
+        ]
+    )
+    row = chart_row(record, name=str.upper)
+    assert row.label == "CHATGPT · IT" and row.status == "lifted"
+    assert row.spans == (Span(at(2023, 3, 31), at(2023, 4, 28), "restricted"),)
+    assert [(m.kind, m.when) for m in row.marks] == [
+        ("restricted", at(2023, 3, 29)),
+        ("lifted", at(2023, 4, 26)),
+    ]
+    assert row.href == "?provider=openai&region=IT#history"

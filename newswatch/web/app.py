@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from yarl import URL
 
-from .. import metrics
+from .. import metrics, tracker
 from ..config import Config
 from . import feed, views
 from .health import Health
@@ -86,6 +86,29 @@ def public_url(request: web.Request, path: str, query: dict[str, str] | None = N
     return str(url.with_query(query) if query else url)
 
 
+def _filters(request: web.Request) -> dict[str, str | None]:
+    return {k: request.query.get(k, "").strip() or None for k in ("provider", "region")}
+
+
+async def index(request: web.Request) -> web.Response:
+    config, engine = request.app[CONFIG_KEY], request.app[ENGINE_KEY]
+    try:
+        context = await asyncio.to_thread(views.tracker_page, engine, config, **_filters(request))
+    except tracker.UnknownName as error:
+        raise web.HTTPBadRequest(text=f"{error}\n") from None
+    html = request.app[TEMPLATES_KEY].get_template("index.html").render(context)
+    return web.Response(text=html, content_type="text/html")
+
+
+async def tracker_json(request: web.Request) -> web.Response:
+    config, engine = request.app[CONFIG_KEY], request.app[ENGINE_KEY]
+    try:
+        data = await asyncio.to_thread(views.tracker_json, engine, config, **_filters(request))
+    except tracker.UnknownName as error:
+        return _json({"error": str(error)}, 400)
+    return _json(data)
+
+
 async def healthz(request: web.Request) -> web.Response:
     failed = await request.app[HEALTH_KEY].failures()
     if failed:
@@ -124,14 +147,19 @@ async def atom_feed(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
 
 
+def templates() -> Environment:
+    """The page templates, every value escaped unless marked safe (only the chart's own SVG is)."""
+    return Environment(loader=PackageLoader("newswatch.web"), autoescape=select_autoescape(default=True))
+
+
 def build_app(config: Config, engine: Engine, health: Health) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[CONFIG_KEY] = config
     app[ENGINE_KEY] = engine
     app[HEALTH_KEY] = health
-    app[TEMPLATES_KEY] = Environment(
-        loader=PackageLoader("newswatch.web"), autoescape=select_autoescape(default=True)
-    )
+    app[TEMPLATES_KEY] = templates()
+    app.router.add_get("/", index)
+    app.router.add_get("/api/tracker.json", tracker_json)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/api/stories.json", stories_json)

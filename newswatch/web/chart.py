@@ -16,13 +16,13 @@ from html import escape
 
 from markupsafe import Markup
 
-LABEL_WIDTH = 230.0
+LABEL_WIDTH = 260.0
 ROW_HEIGHT = 24.0
 AXIS_HEIGHT = 28.0
 BAR_HEIGHT = 12.0
 MARK_RADIUS = 5.0
 RIGHT_PAD = 16.0
-LABEL_CHARS = 34
+LABEL_CHARS = 36
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ def timeline(rows: Sequence[Row], now: datetime | None = None, width: float = 96
         f'aria-label="Timeline of {len(rows)} tracked restrictions">'
     ]
     for when, text in ticks(lo, hi):
-        tx = x(when)
+        if (tx := x(when)) > width - RIGHT_PAD - 12:  # its label would be cut off at the edge
+            continue
         out.append(
             f'<line class="grid" x1="{tx:.1f}" y1="{AXIS_HEIGHT - 6:g}" x2="{tx:.1f}" y2="{height:g}"/>'
             f'<text class="tick" x="{tx:.1f}" y="{AXIS_HEIGHT - 10:g}">{_esc(text)}</text>'

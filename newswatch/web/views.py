@@ -7,19 +7,22 @@ Every function here is synchronous and does its own store reads; the routes run 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.delivery import ALERTS_SINCE
 
+from .. import tracker
 from ..config import Config
 from ..storage import sources as source_store
 from ..storage import stories as story_store
 from ..storage.stories import Story
+from .chart import timeline
+from .matrix import build_matrix, chart_rows, record_label
 
-TAG_KINDS = ("providers", "services", "regions", "actions", "audience")
 PAGE_SIZE = 100  # /api/stories.json answers at most this many stories per request
 LATEST_SHOWN = 10
 
@@ -87,3 +90,43 @@ def source_health(engine: Engine, config: Config) -> list[SourceRow]:
             SourceRow(source.name, source.kind, up, state.status, state.last_success, state.last_error)
         )
     return rows
+
+
+def _narrow(
+    found: list[tracker.Record], config: Config, provider: str | None, region: str | None
+) -> list[tracker.Record]:
+    """The records of a provider and a region when asked (names or codes the vocabulary knows;
+    ``tracker.UnknownName`` otherwise)."""
+    if not (provider or region):
+        return found
+    return tracker.select(found, provider or None, region or None, tracker.vocabulary_for(config))
+
+
+def tracker_json(
+    engine: Engine, config: Config, provider: str | None = None, region: str | None = None
+) -> dict[str, Any]:
+    found = _narrow(tracker.current(engine, config), config, provider, region)
+    return {"records": [r.as_dict() for r in found]}
+
+
+def tracker_page(
+    engine: Engine, config: Config, provider: str | None = None, region: str | None = None
+) -> dict[str, Any]:
+    """Everything the page shows: the whole matrix, the timeline (of one cell when asked), the
+    latest alerts and each source's health."""
+    everything = tracker.current(engine, config)
+    shown = _narrow(everything, config, provider, region)
+    name = partial(tracker.label, vocabulary=tracker.vocabulary_for(config))
+    latest, _ = alerted(engine, config, limit=LATEST_SHOWN)
+    return {
+        "now": datetime.now(UTC),
+        "matrix": build_matrix(everything),
+        "chart": timeline(chart_rows(shown, name)),
+        "records": shown,
+        "provider": provider,
+        "region": region,
+        "alerts": latest,
+        "sources": source_health(engine, config),
+        "label": name,
+        "record_label": partial(record_label, name=name),
+    }
