@@ -8,7 +8,6 @@ thread, and the handlers can look at the scheduler and the bot directly. Store r
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -63,11 +62,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-    )
+    body = data if isinstance(data, bytes) else views.dump(data)
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 def public_url(request: web.Request, path: str, query: dict[str, str] | None = None) -> str:

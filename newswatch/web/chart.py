@@ -111,7 +111,7 @@ def _overlapping(
     hundreds of stories stays a few hundred elements: {(x, kind): the marks there, oldest first}."""
     groups: dict[tuple[float, str], list[Mark]] = {}
     for mark in sorted(marks, key=lambda m: m.when):
-        slot = round(x(mark.when) / MARK_RADIUS) * MARK_RADIUS
+        slot = round(x(mark.when) / (2 * MARK_RADIUS)) * 2 * MARK_RADIUS  # a marker's width apart
         groups.setdefault((slot, mark.kind), []).append(mark)
     return groups
 

@@ -6,6 +6,7 @@ Every function here is synchronous and does its own store reads; the routes run 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -20,11 +21,13 @@ from ..config import Config
 from ..storage import sources as source_store
 from ..storage import stories as story_store
 from ..storage.stories import Story
+from .cache import RecordsCache
 from .chart import timeline
 from .matrix import build_matrix, chart_rows, record_label
 
 PAGE_SIZE = 100  # /api/stories.json answers at most this many stories per request
 LATEST_SHOWN = 10
+_cache = RecordsCache()
 
 
 def alerts_since(engine: Engine) -> datetime | None:
@@ -102,26 +105,40 @@ def _narrow(
     return tracker.select(found, provider or None, region or None, tracker.vocabulary_for(config))
 
 
+def dump(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def tracker_json(
     engine: Engine, config: Config, provider: str | None = None, region: str | None = None
-) -> dict[str, Any]:
-    found = _narrow(tracker.current(engine, config), config, provider, region)
-    return {"records": [r.as_dict() for r in found]}
+) -> bytes:
+    """``/api/tracker.json``, serialized (reused while the records are unchanged)."""
+    everything = tracker.current(engine, config)
+
+    def compute() -> bytes:
+        found = _narrow(everything, config, provider, region)
+        return dump({"records": [r.as_dict() for r in found]})
+
+    return _cache.get(everything, ("json", provider, region), compute)
 
 
 def tracker_page(
     engine: Engine, config: Config, provider: str | None = None, region: str | None = None
 ) -> dict[str, Any]:
     """Everything the page shows: the whole matrix, the timeline (of one cell when asked), the
-    latest alerts and each source's health."""
+    latest alerts and each source's health. The matrix and the chart are reused while the records
+    are unchanged (the chart for a minute at most: its bars run to now)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     everything = tracker.current(engine, config)
     shown = _narrow(everything, config, provider, region)
     name = partial(tracker.label, vocabulary=tracker.vocabulary_for(config))
     latest, _ = alerted(engine, config, limit=LATEST_SHOWN)
     return {
-        "now": datetime.now(UTC),
-        "matrix": build_matrix(everything),
-        "chart": timeline(chart_rows(shown, name)),
+        "now": now,
+        "matrix": _cache.get(everything, "matrix", lambda: build_matrix(everything)),
+        "chart": _cache.get(
+            everything, ("chart", provider, region, now), lambda: timeline(chart_rows(shown, name), now)
+        ),
         "records": shown,
         "provider": provider,
         "region": region,
