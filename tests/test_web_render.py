@@ -13,6 +13,7 @@ from newswatch.models import Tags
 from newswatch.storage.stories import Story
 from newswatch.tracker import Event, build
 from newswatch.web import chart
+from newswatch.web.cache import RecordsCache
 from newswatch.web.chart import Mark, Row, Span
 from newswatch.web.feed import atom, story_urn
 from newswatch.web.matrix import Cell, build_matrix, chart_row
@@ -186,3 +187,17 @@ def test_a_chart_row_has_a_bar_per_restricted_stretch_and_a_marker_per_event() -
         ("lifted", at(2023, 4, 26)),
     ]
     assert row.href == "?provider=openai&region=IT#history"
+
+
+def test_cached_values_last_while_the_records_are_the_same_objects() -> None:
+    cache, calls = RecordsCache(), []
+    first = build([event("deepseek", "IT", "restrict", date(2025, 1, 30))])
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert cache.get(first, "k", compute) == 1
+    assert cache.get(list(first), "k", compute) == 1  # a new list of the same records
+    again = build([event("deepseek", "IT", "restrict", date(2025, 1, 30))])  # equal, not the same
+    assert cache.get(again, "k", compute) == 2

@@ -24,15 +24,17 @@ class RecordsCache:
 
     def get(self, records: Sequence[object], key: Hashable, compute: Callable[[], Any]) -> Any:
         with self._lock:
-            same = len(records) == len(self._records) and all(
-                a is b for a, b in zip(records, self._records, strict=True)
-            )
-            if not same:
+            if not self._same(records):
                 self._records, self._values = tuple(records), {}
             elif key in self._values:
                 return self._values[key]
         value = compute()  # outside the lock: a slow render does not hold up the other requests
         with self._lock:
-            if self._records == tuple(records) and len(self._values) < self.size:
+            if self._same(records) and len(self._values) < self.size:
                 self._values[key] = value
         return value
+
+    def _same(self, records: Sequence[object]) -> bool:
+        return len(records) == len(self._records) and all(
+            a is b for a, b in zip(records, self._records, strict=True)
+        )
