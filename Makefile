@@ -20,13 +20,14 @@ $(VENV)/.test-extras: $(BIN)/newswatch
 	touch $@
 
 # The page test drives the machine's own Chromium (no browser download): install it from the package
-# manager when apt is usable (root or sudo); elsewhere the test skips and says why.
+# manager when apt is usable (root or sudo), with a CJK font so the screenshot shows the Chinese titles;
+# elsewhere the test skips and says why.
 chromium:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else exit 0; fi; \
 	  command -v apt-get >/dev/null || exit 0; \
 	  echo "installing chromium (apt-get) for the browser test"; \
-	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; } \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei; } \
 	    >/dev/null 2>&1 || echo "chromium could not be installed: the browser test will skip"; }
 
 install-test: $(VENV)/.test-extras
