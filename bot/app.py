@@ -21,7 +21,7 @@ from telegram.ext import (
 
 from newswatch.config import Config
 
-from . import handlers
+from . import handlers, tracker_commands, tracker_view
 from .pacing import Pacer
 from .polling import PollingRequest
 
@@ -92,8 +92,10 @@ def build_application(config: Config, engine: Engine) -> Application:
         ("keywords", handlers.keywords),
         ("latest", handlers.latest),
         ("status", handlers.status),
+        ("tracker", tracker_commands.tracker_command),
     ):
         app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(tracker_commands.tracker_button, pattern=f"^{tracker_view.PREFIX}:"))
     app.add_handler(CallbackQueryHandler(handlers.menu_button))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_handler(MessageHandler(filters.COMMAND, handlers.unknown))

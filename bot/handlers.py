@@ -39,6 +39,7 @@ COMMANDS = [
     BotCommand("unwatch", "Stop watching a keyword"),
     BotCommand("keywords", "List your keywords"),
     BotCommand("latest", "The latest alerts: /latest [N]"),
+    BotCommand("tracker", "What is restricted where: /tracker [provider|region]"),
     BotCommand("help", "How this bot works"),
 ]
 HELP = (
@@ -47,7 +48,8 @@ HELP = (
     "when such a restriction is lifted. One alert per story, however many outlets report it.\n\n"
     "/start — subscribe\n/stop — unsubscribe\n/regions — only some regions (default: all)\n"
     "/providers — only some providers (default: all)\n/watch KEYWORD — also get any story mentioning it\n"
-    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)"
+    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)\n"
+    "/tracker [provider|region] — what is restricted where, and since when"
 )
 MAX_LATEST = 20
 

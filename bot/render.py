@@ -66,9 +66,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def visible_text(markup: str) -> str:
+    """The text Telegram shows for our own markup: tags removed, entities decoded, ends stripped."""
+    return html.unescape(_TAG.sub("", markup)).strip()
+
+
 def visible_length(markup: str) -> int:
-    """Telegram's length of our own markup: tags removed, entities decoded, ends stripped."""
-    return utf16_len(html.unescape(_TAG.sub("", markup)).strip())
+    """Telegram's length of our own markup."""
+    return utf16_len(visible_text(markup))
 
 
 def summary_sentences(summary: str, max_sentences: int = 3, limit: int = 600) -> str:

@@ -1,4 +1,4 @@
-"""The ``newswatch`` command: run, crawl, classify, sources.
+"""The ``newswatch`` command: run, crawl, classify, sources, tracker.
 
 Operator mistakes (a bad config, an unknown source, an unreadable file) end with one line on stderr
 and exit status 2, never a traceback.
@@ -12,12 +12,15 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from . import config as cfg
 from .models import Tags
+
+if TYPE_CHECKING:
+    from .tracker import Record
 
 EXIT_USAGE = 2
 
@@ -75,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sources = sub.add_parser("sources", parents=[common], help="list sources with their poll status")
     sources.set_defaults(handler=cmd_sources)
+
+    tracker = sub.add_parser(
+        "tracker", parents=[common], help="what is restricted where, since when: the current table"
+    )
+    tracker.add_argument("--provider", metavar="P", help="a provider or service, e.g. deepseek or chatgpt")
+    tracker.add_argument("--region", metavar="R", help="a region code or name, e.g. CN")
+    tracker.add_argument("--json", action="store_true", help="the records as a JSON array")
+    tracker.set_defaults(handler=cmd_tracker)
     return parser
 
 
@@ -245,15 +256,75 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+# --- tracker -----------------------------------------------------------------------------------
+
+
+def cmd_tracker(args: argparse.Namespace) -> int:
+    from . import tracker
+
+    config = cfg.load(args.config)
+    vocabulary = tracker.vocabulary_for(config)
+    try:  # names first: a typo is refused before the store is opened
+        for name, resolve in (
+            (args.provider, tracker.resolve_provider),
+            (args.region, tracker.resolve_region),
+        ):
+            if name is not None:
+                resolve(name, vocabulary)
+    except tracker.UnknownName as exc:
+        raise UsageError(f"{exc} (see newswatch/detect/vocabulary.toml)") from None
+    records = tracker.select(
+        tracker.current(_open_store(config), config), args.provider, args.region, vocabulary
+    )
+    if args.json:
+        print(json.dumps([record.as_dict() for record in records], ensure_ascii=False, indent=1))
+        return 0
+    if not records:
+        print("Nothing tracked matches.")
+        return 0
+    print(_TRACKER_ROW.format("subject", "region", "audience", "status", "since", "effective"))
+    for record in records:
+        print(
+            _TRACKER_ROW.format(
+                tracker.label(record.subject, vocabulary)[:24],
+                record.region,
+                record.audience or "everyone",
+                record.status,
+                record.since.isoformat(),
+                record.effective.isoformat() if record.effective else "-",
+            )
+        )
+        print(f"    {_history_line(record)}")
+    return 0
+
+
+_TRACKER_ROW = "{:<24} {:<6} {:<22} {:<10} {:<10} {}"
+
+
+def _history_line(record: Record) -> str:
+    """ "2023-03-31 restricted (Garante order…) → 2023-04-28 lifted (…)", and how many reports."""
+    steps = " → ".join(
+        f"{change.on} {change.status} ({_clip(change.event.title, 60)})" for change in record.history
+    )
+    reports = len(record.events) - len(record.history)
+    return steps + (f"  [+{reports} report{'s' if reports > 1 else ''}]" if reports else "")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 # --- run ---------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .detect.pipeline import Detector
     from .service import run
+    from .tracker import config_events
 
     config = cfg.load(args.config)
     Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
+    config_events(config)  # and so is a bad [[tracker.events]], not in every /tracker
     return run(config)
 
 

@@ -1,0 +1,103 @@
+"""/tracker: what is restricted where, for the subscriber's regions and providers, page by page.
+
+``/tracker`` covers the subscriber's choices (everything for a chat that chose all, or has not
+subscribed); ``/tracker deepseek`` or ``/tracker CN`` narrows it: a named provider replaces the
+provider choice, a named region the region choice. The pages are computed again on every button
+press, from the store as it is then.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from newswatch import tracker
+from newswatch.detect.vocabulary import Vocabulary
+from newswatch.storage import subscribers
+
+from . import tracker_view
+from .handlers import _config, _db, _engine, _paced, reply
+from .render import visible_text
+
+USAGE = "Usage: /tracker [provider or region] — for example /tracker deepseek or /tracker CN."
+MAX_ARGUMENT = 100
+
+
+async def tracker_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    vocabulary = tracker.vocabulary_for(_config(context))
+    argument = " ".join(context.args or ()).strip()
+    question = tracker.Filter()
+    if argument:
+        try:
+            if len(argument) > MAX_ARGUMENT:
+                raise tracker.UnknownName(argument)
+            question = tracker.resolve(argument, vocabulary)
+        except tracker.UnknownName:
+            await reply(update, context, USAGE)
+            return
+    pages = await _pages(context, update.effective_chat.id, question, vocabulary)
+    await reply(update, context, pages[0], reply_markup=tracker_view.keyboard(0, len(pages), question))
+
+
+async def tracker_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    vocabulary = tracker.vocabulary_for(_config(context))
+    pressed = tracker_view.parse_callback(query.data)
+    question = _question(*pressed[1:], vocabulary) if pressed else None
+    if pressed is None or question is None:
+        await query.answer("This button is no longer valid.")
+        return
+    chat_id = update.effective_chat.id
+    pages = await _pages(context, chat_id, question, vocabulary)
+    page = min(pressed[0], len(pages) - 1)  # the answer may have shrunk since the button was sent
+    await query.answer()
+    markup = tracker_view.keyboard(page, len(pages), question)
+    shown = query.message
+    if shown is not None and shown.text == visible_text(pages[page]) and shown.reply_markup == markup:
+        return  # the page shown, unchanged: an edit would only be refused as "not modified"
+    await _paced(
+        context,
+        chat_id,
+        lambda: query.edit_message_text(
+            pages[page], parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+        ),
+    )
+
+
+def _question(kind: str, value: str, vocabulary: Vocabulary) -> tracker.Filter | None:
+    """The question a button asks, if its names are still known."""
+    names = [*vocabulary.provider_is_ai, *vocabulary.service_providers]
+    if kind == "r":
+        return tracker.Filter(region=value) if value in vocabulary.regions else None
+    if kind == "p":
+        return tracker.Filter(provider=value) if value in names else None
+    if kind == "h":
+        return next((tracker.Filter(provider=n) for n in names if tracker_view.digest(n) == value), None)
+    return tracker.Filter()
+
+
+async def _pages(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, question: tracker.Filter, vocabulary: Vocabulary
+) -> list[str]:
+    engine = _engine(context)
+    records = await _db(tracker.current, engine, _config(context))
+    sub = await _db(subscribers.get, engine, chat_id)
+    chosen = sub if sub is not None and sub.active else None
+    regions = () if question.region or chosen is None else chosen.regions
+    providers = () if question.provider or chosen is None else chosen.providers
+    found = tracker_view.narrow(
+        tracker.select(records, question.provider, question.region, vocabulary), regions, providers
+    )
+    heading = _heading(question, regions, providers, vocabulary)
+    return tracker_view.render_pages(found, heading, vocabulary.labels)
+
+
+def _heading(
+    question: tracker.Filter, regions: tuple[str, ...], providers: tuple[str, ...], vocabulary: Vocabulary
+) -> str:
+    scope = [tracker.label(question.provider, vocabulary)] if question.provider else []
+    scope += [question.region] if question.region else []
+    if regions or providers:
+        scope.append("your regions and providers")
+    return "AI restrictions" + (f": {', '.join(scope)}" if scope else "")
