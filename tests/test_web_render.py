@@ -65,13 +65,36 @@ def test_an_open_restriction_runs_to_now() -> None:
 
 def test_everything_is_escaped_and_nothing_is_inline_style_or_script() -> None:
     row = Row(
-        HOSTILE, 'javascript:"x"&y', "restricted", (), (Mark(at(2024, 1, 1), HOSTILE, HOSTILE, "lifted"),)
+        HOSTILE,
+        'javascript:"x"&y',
+        "restricted",
+        (),
+        (Mark(at(2024, 1, 1), HOSTILE, "javascript:x", "lifted"),),
     )
     markup = str(chart.timeline([row], now=NOW))
     svg = parse(markup)  # well-formed: nothing broke out of an attribute or element
     assert "<script" not in markup and "style=" not in markup
     assert svg.find(f"{SVG}g").get("data-label") == HOSTILE
+    assert {a.get("href") for a in svg.iter(f"{SVG}a")} == {"#"}  # neither link is http(s) or relative
     assert HOSTILE in "".join(svg.itertext())
+
+
+def test_only_http_and_relative_links_are_kept() -> None:
+    kept = [
+        "https://a.example/x?y=1",
+        "http://a.example/",
+        "?provider=openai&region=CN#history",
+        "./#history",
+    ]
+    assert [chart.safe_href(u) for u in kept] == kept
+    for bad in (
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "data:text/html,x",
+        "//evil.example/",
+        "java\tscript:x",
+    ):
+        assert chart.safe_href(bad) == "#"
 
 
 def test_markers_that_would_cover_each_other_are_drawn_once() -> None:

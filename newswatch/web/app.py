@@ -23,6 +23,7 @@ from yarl import URL
 from .. import metrics, tracker
 from ..config import Config
 from . import feed, views
+from .chart import safe_href
 from .health import Health
 
 log = logging.getLogger("newswatch")
@@ -145,7 +146,9 @@ async def atom_feed(request: web.Request) -> web.Response:
 
 def templates() -> Environment:
     """The page templates, every value escaped unless marked safe (only the chart's own SVG is)."""
-    return Environment(loader=PackageLoader("newswatch.web"), autoescape=select_autoescape(default=True))
+    env = Environment(loader=PackageLoader("newswatch.web"), autoescape=select_autoescape(default=True))
+    env.filters["href"] = safe_href
+    return env
 
 
 def build_app(config: Config, engine: Engine, health: Health) -> web.Application:

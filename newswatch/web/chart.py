@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
+from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
@@ -55,6 +56,15 @@ class Row:
 
 def _esc(value: object) -> str:
     return escape(str(value), quote=True)
+
+
+def safe_href(url: str) -> str:
+    """``url`` when it is http(s) or relative to this page, else "#": a feed's ``javascript:`` link
+    must not become a link here (the CSP would block it too; this does not rely on that)."""
+    url = url.strip()
+    if any(ord(c) < 0x20 for c in url) or url.startswith("//"):
+        return "#"
+    return url if urlsplit(url).scheme.lower() in ("", "http", "https") else "#"
 
 
 def _clip(text: str, limit: int) -> str:
@@ -151,8 +161,9 @@ def timeline(rows: Sequence[Row], now: datetime | None = None, width: float = 96
         mid = top + ROW_HEIGHT / 2
         status = _esc(row.status)
         out.append(f'<g class="row {status}" data-status="{status}" data-label="{_esc(row.label)}">')
+        href = _esc(safe_href(row.href))
         out.append(
-            f'<a href="{_esc(row.href)}"><text class="label" x="{LABEL_WIDTH - 8:g}" y="{mid + 4:g}">'
+            f'<a href="{href}"><text class="label" x="{LABEL_WIDTH - 8:g}" y="{mid + 4:g}">'
             f"<title>{_esc(row.label)}</title>{_esc(_clip(row.label, LABEL_CHARS))}</text></a>"
         )
         for span in row.spans:
@@ -167,7 +178,7 @@ def timeline(rows: Sequence[Row], now: datetime | None = None, width: float = 96
             first = group[0]
             more = f" (and {len(group) - 1} more)" if len(group) > 1 else ""
             out.append(
-                f'<a href="{_esc(first.href)}"><circle class="mark {_esc(kind)}" cx="{cx:.1f}" '
+                f'<a href="{_esc(safe_href(first.href))}"><circle class="mark {_esc(kind)}" cx="{cx:.1f}" '
                 f'cy="{mid:g}" r="{MARK_RADIUS:g}"><title>{first.when:%Y-%m-%d} {_esc(first.title)}{more}'
                 "</title></circle></a>"
             )
