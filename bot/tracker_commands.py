@@ -26,16 +26,10 @@ MAX_ARGUMENT = 100
 
 async def tracker_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     vocabulary = tracker.vocabulary_for(_config(context))
-    argument = " ".join(context.args or ()).strip()
-    question = tracker.Filter()
-    if argument:
-        try:
-            if len(argument) > MAX_ARGUMENT:
-                raise tracker.UnknownName(argument)
-            question = tracker.resolve(argument, vocabulary)
-        except tracker.UnknownName:
-            await reply(update, context, USAGE)
-            return
+    question = _asked(" ".join(context.args or ()).strip(), vocabulary)
+    if question is None:
+        await reply(update, context, USAGE)
+        return
     pages = await _pages(context, update.effective_chat.id, question, vocabulary)
     await reply(update, context, pages[0], reply_markup=tracker_view.keyboard(0, len(pages), question))
 
@@ -63,6 +57,18 @@ async def tracker_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             pages[page], parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
         ),
     )
+
+
+def _asked(argument: str, vocabulary: Vocabulary) -> tracker.Filter | None:
+    """The question ``/tracker ARGUMENT`` asks; None for a name nobody could mean."""
+    if not argument:
+        return tracker.Filter()
+    if len(argument) > MAX_ARGUMENT:
+        return None
+    try:
+        return tracker.resolve(argument, vocabulary)
+    except tracker.UnknownName:
+        return None
 
 
 def _question(kind: str, value: str, vocabulary: Vocabulary) -> tracker.Filter | None:

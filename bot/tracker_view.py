@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from newswatch.tracker import Filter, Record
+from newswatch.tracker import AUDIENCE_LABELS, Filter, Record
 
 from .render import TELEGRAM_TEXT_LIMIT, clip, esc, one_line, visible_length
 
@@ -29,15 +29,6 @@ TITLE_MAX = 160
 HOST_MAX = 40
 _ICONS = {"restricted": "🚫", "partial": "⚠️", "lifted": "✅"}
 _ORDER = {"restricted": 0, "partial": 1, "lifted": 2}
-AUDIENCE_LABELS = {
-    None: "everyone",
-    "consumers": "consumers",
-    "developers": "developers",
-    "individual-developers": "individual developers",
-    "enterprises": "enterprises",
-    "government-devices": "government devices",
-    "ownership": "companies by ownership",
-}
 
 
 def narrow(

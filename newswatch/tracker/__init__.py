@@ -11,7 +11,7 @@ from __future__ import annotations
 from .derive import DUPLICATE_WINDOW, build
 from .entries import EntryError, config_events, load_history, parse_entries
 from .live import current
-from .model import ACTIONS, STATUSES, Change, Event, Record
+from .model import ACTIONS, AUDIENCE_LABELS, STATUSES, Change, Event, Record
 from .query import (
     Filter,
     UnknownName,
@@ -26,6 +26,7 @@ from .stories import story_events
 
 __all__ = [
     "ACTIONS",
+    "AUDIENCE_LABELS",
     "DUPLICATE_WINDOW",
     "STATUSES",
     "Change",

@@ -27,7 +27,8 @@ same region, or when it repeats an event already on an open (or, for a lift, lif
 region: the same subject or one of its provider's services, a compatible audience (the same, a
 narrower or broader one, or unsaid) and a date within ``DUPLICATE_WINDOW``. Such a report never
 changes the status; it can supply the effective date the first report lacked. History and config
-entries are curated, so each one applies as written.
+entries are curated, so each one applies as written; one that opens a record takes in the records of
+stories that reported it first (a notice read before the day the block takes effect).
 """
 
 from __future__ import annotations

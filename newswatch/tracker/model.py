@@ -9,6 +9,15 @@ from typing import Any
 ACTIONS = ("restrict", "lift", "partial")  # what an event does to a status
 STATUSES = ("restricted", "lifted", "partial")
 ORIGINS = ("history", "config", "story")
+AUDIENCE_LABELS = {  # how an audience is written for people (None: everyone)
+    None: "everyone",
+    "consumers": "consumers",
+    "developers": "developers",
+    "individual-developers": "individual developers",
+    "enterprises": "enterprises",
+    "government-devices": "government devices",
+    "ownership": "companies by ownership",
+}
 
 
 @dataclass(frozen=True)
