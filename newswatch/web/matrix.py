@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
-from ..tracker import Record
+from ..tracker import AUDIENCE_LABELS, Record
 from .chart import Mark, Row, Span
 
 SEVERITY = ("restricted", "partial", "lifted")  # a cell shows the most severe of its records
@@ -73,7 +73,7 @@ Names = Callable[[str], str]  # a provider or service as people write it: "opena
 def record_label(record: Record, name: Names = str) -> str:
     parts = [name(record.subject), record.region]
     if record.audience:
-        parts.append(record.audience)
+        parts.append(AUDIENCE_LABELS.get(record.audience, record.audience))
     return " · ".join(parts)
 
 
