@@ -56,6 +56,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except web.HTTPException as error:  # 404, 405: the same headers on errors
         response = error
+    except Exception:  # a store that fails a read: logged, and a plain 500 with the same headers
+        log.exception("web: %s %s failed", request.method, request.path)
+        response = web.HTTPInternalServerError(text="internal error: see the service's log\n")
     response.headers.update(SECURITY_HEADERS)
     if isinstance(response, web.HTTPException):
         raise response
