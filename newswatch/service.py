@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
@@ -32,8 +33,9 @@ from .storage import connect, schema, subscribers
 from .storage import sources as source_store
 from .storage import stories as story_store
 from .storage.instance import InstanceLease
-from .web.app import WebServer
-from .web.health import Health
+
+if TYPE_CHECKING:
+    from .web.app import WebServer
 
 log = logging.getLogger("newswatch")
 
@@ -65,11 +67,12 @@ class Service:
         )
         self.stopping = asyncio.Event()
         self.lease = InstanceLease(self.engine)
-        self.web = (
-            WebServer(config, self.engine, Health(config.storage_url, self.scheduler, self.app))
-            if config.web.address
-            else None
-        )
+        self.web: WebServer | None = None
+        if config.web.address:
+            from .web.app import WebServer  # here: its libraries load only when the web side is on
+            from .web.health import Health
+
+            self.web = WebServer(config, self.engine, Health(config.storage_url, self.scheduler, self.app))
         metrics.watch_pause(self.delivery.pacer.paused_for)
         self.next_poll: dict[str, float] = {}
         self._delivery_task: asyncio.Task | None = None
