@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,7 +19,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from newswatch.config import Config
 
@@ -28,6 +26,7 @@ from . import handlers, tracker_commands, tracker_view
 from .delivery import store_problem
 from .flood import FloodGuard, Verdict
 from .pacing import Pacer
+from .polling import PollingRequest, TokenWatch
 
 log = logging.getLogger(__name__)
 
@@ -91,29 +90,12 @@ def _counted(update: object) -> tuple[int | None, int | None]:
     return (chat.id if chat else None), (user.id if user and typed else None)
 
 
-class TokenWatch(HTTPXRequest):
-    """PTB's HTTP requests, noticing Telegram's 401: the token was revoked while the bot runs.
-
-    PTB's polling loop stops for good on it, leaving a service that is up and deaf; ``on_rejected``
-    lets the service exit instead, so that its supervisor restarts it or raises the alarm.
-    """
-
-    def __init__(self, on_rejected: Callable[[], None], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.on_rejected = on_rejected
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        status, payload = await super().do_request(*args, **kwargs)
-        if status == HTTPStatus.UNAUTHORIZED:
-            self.on_rejected()
-        return status, payload
-
-
 def build_application(
     config: Config, engine: Engine, on_token_rejected: Callable[[], None] = lambda: None
 ) -> Application:
     base = config.telegram.api_base_url  # ends in /bot: the config refuses anything else
     processor = PerChatUpdates()
+    polling = PollingRequest(on_token_rejected, connection_pool_size=1, read_timeout=40)
     app = (
         ApplicationBuilder()
         .token(config.telegram.token)
@@ -129,7 +111,7 @@ def build_application(
                 pool_timeout=10,
             )
         )
-        .get_updates_request(TokenWatch(on_token_rejected, connection_pool_size=1, read_timeout=40))
+        .get_updates_request(polling)
         .concurrent_updates(processor)
         .job_queue(None)  # APScheduler runs our jobs directly (newswatch.service)
         .build()
@@ -137,7 +119,7 @@ def build_application(
     processor.refuse = lambda update: handlers.slow_down(
         update, app.context_types.context.from_update(update, app)
     )
-    app.bot_data.update(engine=engine, config=config, pacer=Pacer(), flood=processor.guard)
+    app.bot_data.update(engine=engine, config=config, pacer=Pacer(), flood=processor.guard, polling=polling)
     for name, callback in (
         ("start", handlers.start),
         ("stop", handlers.stop),

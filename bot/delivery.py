@@ -34,6 +34,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from newswatch import metrics
 from newswatch.config import AlertsConfig
 from newswatch.storage import outbox, subscribers
 from newswatch.storage import stories as story_store
@@ -128,7 +129,7 @@ class Delivery:
 
     def _fresh(self, story: Story) -> bool:
         """Articles first seen long after publication are stored, never alerted."""
-        return story.created - story.published <= timedelta(seconds=self.alerts.max_age)
+        return story.fresh(self.alerts.max_age)
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -265,6 +266,7 @@ class Delivery:
     async def _send(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
         if alert is None:
             await asyncio.to_thread(outbox.drop, self.engine, row.id, "story not found")
+            metrics.alerts_dropped("story_missing")
             return
         story, text = alert
         try:
@@ -278,6 +280,7 @@ class Delivery:
         except SQLAlchemyError:
             self.unrecorded[row.id] = sent  # Telegram has it: never again, whatever the store says
             raise
+        metrics.alert_sent(story.id, story.created)
 
     def _record(self, sent: Sent) -> None:
         outbox.mark_sent(self.engine, sent.row_id, sent.message_id, sent.rendered_count)
@@ -298,6 +301,7 @@ class Delivery:
             self._deactivate(row, error)
         elif isinstance(error, BadRequest):
             outbox.drop(self.engine, row.id, str(error))  # the message itself is refused: retrying won't help
+            metrics.alerts_dropped("refused")
             log.error("Telegram refused the alert for story %s: %s", row.story_id, error)
         else:  # TimedOut, NetworkError, 5xx, anything else: maybe transient, keep trying with backoff
             attempts = row.attempts + 1
@@ -325,6 +329,7 @@ class Delivery:
             await self.pacer.slot(row.chat_id)
             try:
                 await self.sender.edit(row.chat_id, row.message_id, text)
+                metrics.ALERTS_EDITED.inc()
             except RetryAfter as error:
                 self.pacer.pause(retry_seconds(error))
                 return
@@ -346,7 +351,8 @@ class Delivery:
 
     def _deactivate(self, row: outbox.Delivery, error: TelegramError) -> None:
         subscribers.deactivate(self.engine, row.chat_id, str(error))
-        outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
+        dropped = outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
+        metrics.alerts_dropped("chat_gone", dropped)
         log.info("chat %s deactivated: %s", row.chat_id, error)
 
 

@@ -14,6 +14,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from newswatch import metrics
+
 
 class Pacer:
     def __init__(
@@ -44,7 +46,12 @@ class Pacer:
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes out until it is over."""
+        metrics.TELEGRAM_429.inc()
         self._paused_until = max(self._paused_until, self.clock() + seconds)
+
+    def paused_for(self) -> float:
+        """Seconds left of the current 429 pause; 0 or less when sending."""
+        return self._paused_until - self.clock()
 
     async def slot(self, chat_id: int) -> None:
         """Wait for the chat's turn, then for the next global slot; both are booked on return."""

@@ -54,6 +54,7 @@ INT_BOUNDS = {
     "max_parallel_crawls": (1, 32),
 }
 MAX_MEMORY_BOUNDS = (64 * 1024**2, 64 * 1024**3)
+_LISTEN_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 
 
 class ConfigError(ValueError):
@@ -103,6 +104,21 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The tracker page, APIs, feed, metrics and health check; ``listen = ""`` turns them off."""
+
+    listen: str = "127.0.0.1:8080"  # loopback by default: put a reverse proxy in front to publish it
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to bind, or None when off; ``listen`` is validated when the file is loaded."""
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class TrackerConfig:
     # Raw [[tracker.events]] tables; newswatch.tracker checks them against the vocabulary, as
     # Detector.from_config checks [vocabulary] (both need the vocabulary built first).
@@ -118,6 +134,7 @@ class Config:
     watch: WatchConfig = field(default_factory=WatchConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     vocabulary: dict[str, Any] = field(default_factory=dict)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
@@ -261,7 +278,7 @@ class _Parser:
         return value
 
     def config(self, raw: dict[str, Any]) -> Config:
-        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "vocabulary", "tracker"}
+        top = {"storage", "sources", "crawl", "watch", "telegram", "alerts", "web", "vocabulary", "tracker"}
         for key in raw:
             if key not in top:
                 raise self.fail(key, f"unknown section (allowed: {', '.join(sorted(top))})")
@@ -273,6 +290,7 @@ class _Parser:
             watch=self.watch(raw),
             telegram=self.telegram(raw),
             alerts=self.alerts(raw),
+            web=self.web(raw),
             vocabulary=self.table(
                 raw, "vocabulary", {"providers", "services", "regions", "places", "actions", "ignore"}
             ),
@@ -432,6 +450,17 @@ class _Parser:
                 section, "delivery_interval", "alerts.delivery_interval", d.delivery_interval
             ),
         )
+
+    def web(self, raw: dict[str, Any]) -> WebConfig:
+        section = self.table(raw, "web", {"listen"})
+        listen = self.typed(section, "listen", "web.listen", str, WebConfig.listen).strip()
+        match = _LISTEN_RE.match(listen)
+        if listen and not (match and 0 < int(match.group(2)) < 65536):
+            raise self.fail(
+                "web.listen",
+                f'must be "HOST:PORT" like "127.0.0.1:8080" or "[::1]:8080", or "" for off (got {listen!r})',
+            )
+        return WebConfig(listen=listen)
 
     def tracker(self, raw: dict[str, Any]) -> TrackerConfig:
         section = self.table(raw, "tracker", {"events"})

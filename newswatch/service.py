@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, delete
@@ -26,13 +27,16 @@ from bot.handlers import COMMANDS
 from bot.pacing import Pacer
 from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
 
-from . import logredact
+from . import logredact, metrics
 from .config import Config, SourceConfig
 from .dispatch import CrawlDispatcher, backoff_seconds
 from .storage import connect, schema, subscribers
 from .storage import sources as source_store
 from .storage import stories as story_store
 from .storage.instance import InstanceLease
+
+if TYPE_CHECKING:
+    from .web.app import WebServer
 
 log = logging.getLogger("newswatch")
 
@@ -67,6 +71,13 @@ class Service:
         )
         self.stopping = asyncio.Event()
         self.lease = InstanceLease(self.engine)
+        self.web: WebServer | None = None
+        if config.web.address:
+            from .web.app import WebServer  # here: its libraries load only when the web side is on
+            from .web.health import Health
+
+            self.web = WebServer(config, self.engine, Health(config.storage_url, self.scheduler, self.app))
+        metrics.watch_pause(self.delivery.pacer.paused_for)
         self.next_poll: dict[str, float] = {}
         self._delivery_task: asyncio.Task | None = None
         self._deliver_again = False
@@ -77,6 +88,7 @@ class Service:
     async def poll(self, source: SourceConfig) -> None:
         """The per-source interval job: submit a crawl unless the source is backing off."""
         if self._may_poll(source.name):
+            metrics.poll_due(source.name)
             self.dispatcher.submit(source.name)
 
     def _may_poll(self, name: str) -> bool:
@@ -93,6 +105,7 @@ class Service:
         states = await asyncio.to_thread(source_store.all_states, self.engine)
         for name in names:
             state = states.get(name)
+            metrics.poll_finished(name, ok=state is not None and state.failures == 0)
             if state and state.failures:
                 wait = backoff_seconds(self.config.source(name).interval, state.failures)
                 self.next_poll[name] = time.monotonic() + wait
@@ -257,10 +270,19 @@ class Service:
                 holder.describe(datetime.now(UTC)),
             )
             return 2
+        if self.web is not None:
+            try:
+                await self.web.start()
+            except OSError as exc:
+                log.error("web: cannot listen on %s (%s)", self.config.web.listen, exc.strerror or exc)
+                await asyncio.to_thread(self.lease.release)
+                return 2
         try:
             await self.start_bot()
         except InvalidToken:
             log.error("Telegram rejected the bot token (check NEWSWATCH_TELEGRAM_TOKEN)")
+            if self.web is not None:
+                await self.web.stop()
             await asyncio.to_thread(self.lease.release)
             return 2
         self.dispatcher.start()
@@ -286,6 +308,9 @@ class Service:
         if self.app is not None and self.app.running:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._stop_bot(), max(0.5, deadline - time.monotonic()))
+        if self.web is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.web.stop(), max(0.5, deadline - time.monotonic()))
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.lease.release)
         self.engine.dispose()

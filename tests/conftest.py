@@ -312,3 +312,16 @@ def deliver(store: Engine, botapi: FakeBotAPI) -> Callable[..., None]:
         asyncio.run(run())
 
     return deliver
+
+
+# --- web side (issue 10): a free port for the service's web server ------------------------------------
+
+import socket  # noqa: E402
+
+
+@pytest.fixture
+def web_listen() -> str:
+    """``[web] listen`` on a loopback port free right now (other tests' services may run beside)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"

@@ -107,6 +107,11 @@ url = "https://www.ithome.com/rss/"
         ('[watch]\nkeywords = ["<b>"]\n' + SOURCE, "watch.keywords[0]", "at least 2 letters or digits"),
         ('[watch]\nkeywords = ["ok", "!!!"]\n' + SOURCE, "watch.keywords[1]", "at least 2 letters or digits"),
         ('[watch]\nexclude = ["\\u200b"]\n' + SOURCE, "watch.exclude[0]", "at least 2 letters or digits"),
+        ('[web]\nlisten = "8080"\n' + SOURCE, "web.listen", '"HOST:PORT"'),
+        ('[web]\nlisten = "127.0.0.1:99999"\n' + SOURCE, "web.listen", '"HOST:PORT"'),
+        ('[web]\nlisten = "http://127.0.0.1:8080/"\n' + SOURCE, "web.listen", '"HOST:PORT"'),
+        ("[web]\nlisten = 8080\n" + SOURCE, "web.listen", "must be a string"),
+        ('[web]\nport = "8080"\n' + SOURCE, "web.port", "unknown key"),
     ],
 )
 def test_a_bad_config_is_one_line_naming_file_key_and_problem(write_config, capsys, body, key, problem):
@@ -250,6 +255,20 @@ def test_defaults_fill_what_the_file_leaves_out(write_config):
     assert (source.interval, source.enabled, source.lang) == (300.0, True, None)
     assert config.storage_url.endswith("/data/newswatch.db")
     assert config.crawl.timeout > 0 and config.crawl.max_bytes > 0
+    assert config.web.address == ("127.0.0.1", 8080)  # on, on loopback only
+
+
+@pytest.mark.parametrize(
+    ("listen", "address"),
+    [
+        ("", None),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+        ("[::1]:8080", ("::1", 8080)),
+        ("localhost:9", ("localhost", 9)),
+    ],
+)
+def test_web_listen_is_host_and_port_or_off(write_config, listen, address):
+    assert cfg.load(write_config(f'[web]\nlisten = "{listen}"\n' + SOURCE)).web.address == address
 
 
 def test_the_shipped_config_is_valid(monkeypatch):

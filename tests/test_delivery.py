@@ -440,7 +440,7 @@ def service_config(tmp_path: Path, store: Engine, api: FakeBotAPI) -> Path:
     path.write_text(
         f'[storage]\nurl = "{store.url.render_as_string(hide_password=False)}"\n\n'
         f'[telegram]\ntoken = "{api.token}"\napi_base_url = "{api.base_url}"\n\n'
-        '[alerts]\ndelivery_interval = "1s"\n',
+        '[alerts]\ndelivery_interval = "1s"\n\n[web]\nlisten = ""\n',
         encoding="utf-8",
     )
     return path

@@ -50,7 +50,9 @@ def test_the_lease_of_a_dead_process_on_this_host_is_taken_at_once(store: Engine
 
 def test_newswatch_run_refuses_to_share_a_store(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "store.db"}"\n', encoding="utf-8")
+    config.write_text(
+        f'[storage]\nurl = "sqlite:///{tmp_path / "store.db"}"\n\n[web]\nlisten = ""\n', encoding="utf-8"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     command = [sys.executable, "-m", "newswatch", "--config", str(config), "run"]
     first = subprocess.Popen(

@@ -83,10 +83,14 @@ class Service:
             self.proc.wait(5)
 
 
-def write_config(path: Path, site: NewsSite, api: FakeBotAPI | None, *feeds: str) -> Path:
+def write_config(path: Path, site: NewsSite, api: FakeBotAPI | None, *feeds: str, listen: str = "") -> Path:
+    """The service's config; its web side only where ``listen`` says (tests run side by side)."""
     lines = [
         "[storage]",
         f'url = "sqlite:///{path.parent / "newswatch.db"}"',
+        "",
+        "[web]",
+        f'listen = "{listen}"',
         "",
         "[alerts]",
         'delivery_interval = "1s"',

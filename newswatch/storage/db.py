@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from . import schema
 
@@ -128,11 +129,15 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def connect(url: str, *, upgrade: bool = True) -> Engine:
+def connect(url: str, *, upgrade: bool = True, pooled: bool = True) -> Engine:
+    """An engine on the store; ``pooled=False`` opens a new connection each time (a health probe
+    must see what a new writer would, not what a connection opened an hour ago still can do)."""
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:" and not database.startswith("file:"):
         _create_private(Path(database))
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    if not pooled:
+        kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

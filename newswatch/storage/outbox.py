@@ -132,13 +132,14 @@ def drop(engine: Engine, delivery_id: int, error: str) -> None:
     _update(engine, delivery_id, status=DROPPED, last_error=error[:500])
 
 
-def drop_for_subscriber(engine: Engine, subscriber_id: int, reason: str) -> None:
+def drop_for_subscriber(engine: Engine, subscriber_id: int, reason: str) -> int:
+    """Give up on a gone chat's pending deliveries; returns how many."""
     with engine.begin() as conn:
-        conn.execute(
+        return conn.execute(
             outbox.update()
             .where(and_(outbox.c.subscriber_id == subscriber_id, outbox.c.status == PENDING))
             .values(status=DROPPED, last_error=reason[:500])
-        )
+        ).rowcount
 
 
 def counts(engine: Engine) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
@@ -34,6 +34,10 @@ class Story:
     @property
     def alertable(self) -> bool:
         return self.relevant or bool(self.watched)
+
+    def fresh(self, max_age: float) -> bool:
+        """First seen within ``max_age`` seconds of publication: news, not a late find of old news."""
+        return self.created - self.published <= timedelta(seconds=max_age)
 
 
 def _story(r) -> Story:
@@ -97,6 +101,29 @@ def latest_alertable(engine: Engine, limit: int = 200) -> list[Story]:
             select(stories).where(stories.c.kept.is_(True)).order_by(stories.c.created.desc()).limit(limit)
         )
         return [_story(r) for r in rows]
+
+
+def alerted(
+    engine: Engine,
+    alerts_since: datetime,
+    *,
+    after: datetime | None = None,
+    oldest_first: bool = False,
+    limit: int = 50,
+) -> list[Story]:
+    """On-topic stories fanned out since alerts started (``alerts_since``), created after ``after``:
+    what was alerted, for the web side. Watched-only stories are left out: they went to the few
+    subscribers whose keyword matched, not to everybody."""
+    query = select(stories).where(
+        stories.c.relevant.is_(True),
+        stories.c.queued.is_(True),
+        stories.c.created >= alerts_since,
+    )
+    if after is not None:
+        query = query.where(stories.c.created > after)
+    order = stories.c.created if oldest_first else stories.c.created.desc()
+    with engine.connect() as conn:
+        return [_story(r) for r in conn.execute(query.order_by(order, stories.c.id).limit(limit))]
 
 
 def get_meta(engine: Engine, key: str) -> str | None:
