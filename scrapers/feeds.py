@@ -44,6 +44,7 @@ _ENTITY_DECLARATION = re.compile(r"<!ENTITY[^>]*>", re.I)
 _ENTITY_NAME = re.compile(r"<!ENTITY\s+([A-Za-z_:][\w.:-]*)", re.I)  # general entities, not % ones
 _ROOT = re.compile(r"<[A-Za-z_:]")
 _CHAR_REF = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
+_HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
 class FeedError(ValueError):
@@ -231,7 +232,9 @@ def _refuse_non_feed(parsed: feedparser.FeedParserDict, body: bytes, content_typ
         reason = parsed.get("bozo_exception")
         served = content_type.split(";")[0].strip() or "no content type"
         raise FeedError(f"not RSS/Atom ({served}" + (f": {reason})" if reason else ")"))
-    if parsed.get("bozo"):
+    # a feed without entries that did not parse to its end may have lost them: say so. A charset
+    # that differs from the declared one, or a media type that is not XML's, lost nothing.
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HARMLESS):
         raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
 
 

@@ -1,13 +1,16 @@
 """Any RSS 0.9x/1.0/2.0 or Atom feed: entries from the feed, text from the feed or the article page.
 
 Every entry the feed has is kept: one without a link under its id (``tag:``, ``urn:``, a guid), read
-at the feed's own link; one without a title under the first sentence of its text. An entry whose
-page cannot be fetched is stored from the feed (its teaser) and filled in when the page is read.
+at the feed's own link; one without a title under the first sentence of its description (or its
+page's headline, or its link). An entry whose page cannot be fetched is stored from the feed (its
+teaser) and filled in when the page is read. Only an entry with neither title, text nor link is
+skipped (logged): there is nothing of it to store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from urllib.parse import quote
 
@@ -21,6 +24,7 @@ from .base import Lead, Reader, SourceError
 
 FULL_TEXT_CHARS = 600  # a feed body shorter than this is a teaser: fetch the page
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+logger = logging.getLogger(__name__)
 
 
 def response_headers(response: Response) -> dict[str, str]:
@@ -50,18 +54,23 @@ class FeedReader(Reader):
     def _lead(self, entry: feeds.FeedEntry, feed_link: str) -> Lead | None:
         text = html_to_text(entry.summary_html)
         content = html_to_text(entry.content_html)
-        title = entry.title or headline(text or content)
-        if not title:
-            return None  # nothing to show or to detect: a blank entry
+        title = _title(entry)
         link = clean_url(entry.link)
+        if not title and not link:
+            logger.info(
+                "%s: an entry with neither title, text nor link (id %r): nothing to store",
+                self.source.name,
+                entry.id,
+            )
+            return None
         if not link:  # the id is its identity, the feed's link the place to read it
             shown = shown_link(clean_url(feed_link))
             item = self._item(self._identity(entry, title, text), shown, title, content or text, entry)
             return Lead("", item.canonical, item=item)
-        canonical = canonical_url(link)
+        canonical, shown = canonical_url(link), shown_link(link)
         if len(content) >= FULL_TEXT_CHARS:
-            return Lead(link, canonical, item=self._item(canonical, shown_link(link), title, content, entry))
-        teaser = self._item(canonical, shown_link(link), title, content or text, entry)
+            return Lead(link, canonical, item=self._item(canonical, shown, title or shown, content, entry))
+        teaser = self._item(canonical, shown, title or shown, content or text, entry)
         return Lead(link, canonical, teaser=teaser, data=entry)
 
     def _identity(self, entry: feeds.FeedEntry, title: str, text: str) -> str:
@@ -85,7 +94,7 @@ class FeedReader(Reader):
             url=response.url,
             canonical=teaser.canonical,
             link=teaser.link,
-            title=teaser.title or extracted.title,
+            title=_title(entry) or extracted.title or teaser.title,
             body=extracted.body,
             published=entry.published or extracted.published,
             author=extracted.author,
@@ -104,3 +113,8 @@ class FeedReader(Reader):
             published=entry.published,
             lang=self.source.lang,
         )
+
+
+def _title(entry: feeds.FeedEntry) -> str:
+    """The entry's title, else the first sentence of its description (RSS allows one alone)."""
+    return entry.title or headline(html_to_text(entry.summary_html) or html_to_text(entry.content_html))
