@@ -70,7 +70,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the rules say about a URL before any DNS lookup."""
+    """What the rules say about a URL before any DNS lookup (refusals do not repeat the URL)."""
 
     target: Target | None
     refusal: str | None = None  # "refused: ..." when the request must not be sent
@@ -166,7 +166,7 @@ class FetchPolicy:
     def check(self, url: str) -> Verdict:
         target = target_of(url)
         if not isinstance(target, Target):
-            return Verdict(None, f"refused: {target}: {url[:200]}")
+            return Verdict(None, f"refused: {target}")
         if target.origin in self.origins:
             return Verdict(target)
         host = target.host

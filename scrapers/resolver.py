@@ -41,6 +41,8 @@ class AddressRefused(DNSLookupError):
 
 
 class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching IPv4 resolver, each answer checked against the crawl's address rules."""
+
     policy: FetchPolicy
 
     @classmethod

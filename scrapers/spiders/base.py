@@ -146,8 +146,8 @@ class NewsSpider(scrapy.Spider):
     def _article_request(self, name: str, lead: Lead, completing: bool) -> scrapy.Request | None:
         """The request for a lead's page; None (and one failed article) when its link is refused."""
         refusal = context.fetch_policy(self.settings["NEWSWATCH_CONFIG"]).check(lead.url).refusal
-        try:
-            if refusal is None:
+        if refusal is None:
+            try:
                 return scrapy.Request(
                     lead.url,
                     callback=self.parse_article,
@@ -160,9 +160,9 @@ class NewsSpider(scrapy.Spider):
                         "completing": completing,
                     },
                 )
-        except ValueError as exc:  # what Scrapy cannot even make a request of
-            refusal = f"refused: an unusable link: {exc}"
-        self._article_failed(name, refusal if lead.url in refusal else f"{refusal} ({lead.url[:200]})")
+            except ValueError as exc:  # what Scrapy cannot even make a request of
+                refusal = f"refused: an unusable link ({exc})"
+        self._article_failed(name, f"{refusal} ({lead.url[:200]})")
         return None
 
     def index_failed(self, failure: Failure) -> None:

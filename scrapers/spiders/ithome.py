@@ -9,6 +9,7 @@ out.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -20,6 +21,8 @@ from ..items import ArticleItem
 from ..normalize import canonical_url, clean_url, html_to_text, ithome_canonical
 from .base import Lead, Reader, SourceError
 from .feed import response_headers
+
+logger = logging.getLogger(__name__)
 
 
 class IthomeReader(Reader):
@@ -43,8 +46,9 @@ class IthomeReader(Reader):
             ]
         leads = []
         for url, title, summary, published in found:
-            if not self.on_ithome(url):
-                continue  # not an ITHome article: an ad or a hostile link
+            if not self.on_ithome(url):  # not an ITHome article: an ad, or a hostile link
+                logger.info("%s: a link off ITHome, not followed: %s", self.source.name, url[:200])
+                continue
             canonical = canonical_url(url, "ithome")
             teaser = self._item(url, canonical, title, summary, published) if title else None
             leads.append(Lead(url, canonical, teaser=teaser, data=published))
