@@ -40,6 +40,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/crawl
+	$(BIN)/python bench/entities
 	$(BIN)/python bench/classify
 	$(BIN)/python bench/fanout
 	$(BIN)/python bench/flood

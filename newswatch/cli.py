@@ -285,7 +285,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         state = states.get(source.name) or sources.SourceState(source.name)
         last = f"{state.last_poll:%Y-%m-%d %H:%M}Z" if state.last_poll else "-"
         status = state.status if source.enabled else "disabled"
-        error = (state.last_error or "")[:80] if state.failures else ""
+        error = (state.last_error or "")[:80] if state.failures or state.article_failures else ""
         print(
             f"{source.name:<16} {source.kind:<7} {_duration(source.interval):>6}  {last:<17} {status:<14} "
             f"{counts.get(source.name, 0):>8}  {error}"

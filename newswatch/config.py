@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .models import LANGS
+
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "NEWSWATCH_CONFIG"
 TOKEN_ENV = "NEWSWATCH_TELEGRAM_TOKEN"
@@ -356,8 +358,8 @@ class _Parser:
                     stacklevel=2,
                 )
             lang = entry.get("lang")
-            if lang is not None and lang not in ("zh", "en"):
-                raise self.fail(f"{label}.lang", f'must be "zh" or "en" (got {lang!r})')
+            if lang is not None and lang not in LANGS:
+                raise self.fail(f"{label}.lang", f"must be one of {', '.join(LANGS)} (got {lang!r})")
             enabled = self.typed(entry, "enabled", f"{label}.enabled", bool, True)
             result.append(SourceConfig(name, kind, url, interval, enabled, lang))
         return tuple(result)

@@ -71,3 +71,4 @@ class Article:
     author: str = ""
     image: str = ""
     link: str = ""  # the link as published (tracking parameters removed), shown to users; "" = url
+    page_missing: bool = False  # built from the feed alone, its page failing: fetched again later

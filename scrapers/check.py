@@ -33,6 +33,7 @@ from . import feeds, ithome
 from .normalize import html_to_text
 from .runner import crawler_process
 from .spiders.base import describe_failure
+from .spiders.feed import response_headers
 
 _ALTERNATE_FEEDS = (
     'link[rel~="alternate"][type*="rss"]::attr(href), link[rel~="alternate"][type*="atom"]::attr(href)'
@@ -193,7 +194,7 @@ def _read(result: Check, response: Response, detector: Detector, newest: int) ->
         _read_ithome_list(result, response, detector, newest)
         return
     try:
-        feed = feeds.read(response.body, content_type)
+        feed = feeds.parse(response.body, response_headers(response), response.url)
     except feeds.FeedError as exc:
         result.reading = result.problem = str(exc)
         if isinstance(response, TextResponse):
@@ -201,7 +202,7 @@ def _read(result: Check, response: Response, detector: Detector, newest: int) ->
             selector = Selector(text=response.text)
             result.alternates = [response.urljoin(href) for href in selector.css(_ALTERNATE_FEEDS).getall()]
         return
-    result.charset = feed.charset
+    result.charset = feed.encoding
     result.parsed = True
     result.reading = f"{SUPPORTED_VERSIONS.get(feed.version, 'unknown')} ({feed.version or '?'})"
     entries = feed.entries

@@ -1,4 +1,4 @@
-"""Process-wide resources a crawl shares: the config, the store engine and the detector."""
+"""Process-wide resources a crawl shares: the config, the store engine, the detector, the address rules."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from newswatch import config as cfg
 from newswatch.detect.pipeline import Detector
 from newswatch.storage import connect
+
+from .fetchguard import FetchPolicy
 
 
 @lru_cache(maxsize=4)
@@ -24,3 +26,10 @@ def engine(url: str) -> Engine:
 @lru_cache(maxsize=4)
 def detector(path: str) -> Detector:
     return Detector.from_config(load_config(path))
+
+
+@lru_cache(maxsize=4)
+def fetch_policy(path: str) -> FetchPolicy:
+    """The address rules for the config at ``path``: every source's origin is the operator's choice."""
+    config = load_config(path)
+    return FetchPolicy((s.url for s in config.sources), allow_private=config.crawl.allow_private)

@@ -20,7 +20,10 @@ class ArticleItem:
     published: datetime | None = None
     author: str = ""
     image: str = ""
+    link: str = ""  # as published, shown to users (tracking parameters removed); "" = canonical
     lang: str | None = None  # the source's hint until NormalizePipeline decides
+    page_missing: bool = False  # built from the index alone because its page failed
+    completing: bool = False  # the page of an article stored earlier from its index alone
     # filled in by the pipelines
     detection: Detection | None = None
     keys: StoryKeys | None = None

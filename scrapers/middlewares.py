@@ -8,11 +8,61 @@ import random
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.error import DNSLookupError
 
 from newswatch.storage import sources
 
 from . import context
+from .fetchguard import FetchPolicy, Target
+from .resolver import AddressRefused, GuardedResolver
+
+
+class FetchRefused(IgnoreRequest):
+    """The address rules refuse this request; the message says why ("refused: ... is a loopback
+    address"). It never reaches the network and is not retried."""
+
+
+class FetchGuardMiddleware:
+    """Refuses every request the address rules (``scrapers.fetchguard``) forbid, before it is sent.
+
+    It is the first downloader middleware, and Scrapy's redirect and meta-refresh middlewares send
+    each hop as a new request through every middleware again, so every hop of every request passes
+    here with its scheme and port. A name is resolved here, through the reactor's resolver: the
+    caching ``GuardedResolver`` the download handler uses too, so the address approved here is the
+    address connected to, and that resolver checks it once more at connect time.
+    """
+
+    def __init__(self, policy: FetchPolicy):
+        self.policy = policy
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FetchGuardMiddleware:
+        return cls(context.fetch_policy(crawler.settings["NEWSWATCH_CONFIG"]))
+
+    async def process_request(self, request: Request) -> None:
+        verdict = self.policy.check(request.url)
+        if verdict.refusal is not None:
+            raise FetchRefused(verdict.refusal)
+        if verdict.resolve and verdict.target is not None:
+            address = await self._address(verdict.target)
+            if (refusal := self.policy.resolved(verdict.target, address)) is not None:
+                raise FetchRefused(refusal)
+
+    @staticmethod
+    async def _address(target: Target) -> str:
+        from twisted.internet import reactor  # the running one, with the crawl's resolver installed
+
+        resolver = reactor.resolver
+        lookup = resolver.lookup if isinstance(resolver, GuardedResolver) else resolver.getHostByName
+        try:
+            return await maybe_deferred_to_future(lookup(target.host))
+        except AddressRefused as exc:
+            return exc.address
+        except DNSLookupError as exc:  # as the download handler reports it: retried, then the article fails
+            raise CannotResolveHostError(str(exc)) from exc
 
 
 class ConditionalGetMiddleware:

@@ -1,4 +1,4 @@
-"""Canonical URLs, language, clean text and UTC times: pure functions, no I/O."""
+"""Canonical and shown URLs, language, clean text and UTC times: pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -12,13 +12,23 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from parsel import Selector
 
 BEIJING = timezone(timedelta(hours=8))
+# Identity drops what only says where a reader came from (spm, from, ref too: they never name another
+# article); the link shown to users keeps those, since some sites need them, and drops only trackers.
 _TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]+|fbclid|gclid|mc_cid|mc_eid|spm|from|ref|ref_src|cmpid)$")
+_TRACKERS = re.compile(r"^(utm_[a-z_]+|fbclid|gclid|mc_cid|mc_eid|ref_src|cmpid)$", re.I)
 _ITHOME_PATH = re.compile(r"^/0/(\d{3})/(\d{3})\.htm$")
 _ITHOME_MOBILE = re.compile(r"^/html/(\d+)\.htm$")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _LATIN = re.compile(r"[A-Za-z]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+# C0 controls but tab, newline and carriage return; DEL and C1; lone surrogates. They reach the
+# terminal from `newswatch crawl` (escape sequences), and PostgreSQL refuses NUL in text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_URL_CONTROLS = re.compile(r"[\x00-\x20\x7f-\x9f\ud800-\udfff]")  # and whitespace: never part of a URL
+_SENTENCE = re.compile(r"^(.+?(?:[.!?](?=\s|$)|[。！？]))")
 
 
 def ithome_news_id(url: str) -> int | None:
@@ -36,11 +46,27 @@ def ithome_canonical(news_id: int) -> str:
     return f"https://www.ithome.com/0/{digits[:-3]}/{digits[-3:]}.htm"
 
 
+def clean_url(url: str | None) -> str:
+    """A URL from a feed or page without control characters or whitespace (as browsers read it)."""
+    return _URL_CONTROLS.sub("", url or "")
+
+
+def shown_link(url: str) -> str:
+    """The link as published, for users: tracking parameters removed, everything else as written
+    (``?item`` stays ``?item``, parameters keep their order and spelling)."""
+    base, hash_, fragment = url.partition("#")
+    path, question, query = base.partition("?")
+    if not question:
+        return url
+    kept = [p for p in query.split("&") if p and not _TRACKERS.match(p.split("=", 1)[0])]
+    return path + ("?" + "&".join(kept) if kept else "") + hash_ + fragment
+
+
 def canonical_url(url: str, kind: str = "rss") -> str:
     """The identity of an article: no tracking parameters or fragment, lower-case host, https for
     ITHome (whose mobile and desktop URLs name the same article)."""
     parts = urlsplit(url.strip())
-    host = (parts.hostname or "").rstrip(".")  # lower-cased, without user info
+    host = (parts.hostname or "").rstrip(".")  # lower-cased, without user info or IPv6 brackets
     on_ithome = kind == "ithome" or host == "ithome.com" or host.endswith(".ithome.com")
     if on_ithome and (news_id := ithome_news_id(url)) is not None:
         return ithome_canonical(news_id)
@@ -54,6 +80,7 @@ def canonical_url(url: str, kind: str = "rss") -> str:
     scheme = parts.scheme.lower()
     try:
         port = parts.port
+        host = f"[{host}]" if ":" in host else host
     except ValueError:  # not a number: leave the authority as it came
         port, host = None, parts.netloc.lower()
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
@@ -61,23 +88,31 @@ def canonical_url(url: str, kind: str = "rss") -> str:
 
 
 def detect_lang(text: str, hint: str | None = None) -> str:
-    """ "zh" when Chinese characters make up a fair share of the letters, else "en"."""
+    """One of ``models.LANGS`` from the script that carries most of the text: Han characters are zh,
+    unless kana make up a tenth of the East Asian characters (ja); Hangul is ko; Latin letters are
+    en; other letters (Cyrillic, Arabic, Thai...) are "other". Without letters: the hint, else "en"."""
     sample = text[:2000]
-    cjk = len(_CJK.findall(sample))
+    han, kana, hangul = (len(p.findall(sample)) for p in (_HAN, _KANA, _HANGUL))
     latin = len(_LATIN.findall(sample))
-    if cjk == 0 and latin == 0:
+    letters = sum(1 for c in sample if c.isalpha())
+    other = letters - han - kana - hangul - latin
+    if letters == 0:
         return hint or "en"
-    # a Chinese character carries about as much as a 3-letter English word
-    return "zh" if cjk * 3 >= latin else "en"
+    # a Han or kana character carries about as much as a 3-letter English word, a Hangul syllable 2
+    weights = {"cjk": (han + kana) * 3, "ko": hangul * 2, "en": latin, "other": other}
+    best = max(weights, key=lambda k: weights[k])
+    if best == "cjk":
+        return "ja" if kana * 10 >= han + kana else "zh"
+    return best
 
 
 def clean_text(text: str | None) -> str:
-    """Entities decoded, NFC, spaces collapsed, at most one blank line between paragraphs."""
+    """Entities decoded, control characters removed, NFC, spaces collapsed, at most one blank line
+    between paragraphs."""
     if not text:
         return ""
-    text = unicodedata.normalize(
-        "NFC", html.unescape(html.unescape(text)) if "&amp;" in text else html.unescape(text)
-    )
+    text = html.unescape(html.unescape(text)) if "&amp;" in text else html.unescape(text)
+    text = unicodedata.normalize("NFC", _CONTROLS.sub("", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
@@ -122,6 +157,14 @@ def summarize(body: str, limit: int = 400) -> str:
     cut = first[:limit]
     end = max(cut.rfind(p) for p in ("。", ". ", "！", "? ", "！", "；"))
     return cut[: end + 1].strip() if end > limit // 3 else cut.rstrip() + "…"
+
+
+def headline(text: str, limit: int = 120) -> str:
+    """A title for an entry that has none: the first sentence of its text, or its start."""
+    first = clean_line(text.strip().split("\n", 1)[0] if text else "")
+    if m := _SENTENCE.match(first):
+        first = m.group(1)
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def html_to_text(markup: str | None) -> str:

@@ -12,7 +12,7 @@ from newswatch.storage import articles, sources
 
 from . import context
 from .items import ArticleItem
-from .normalize import clean_line, clean_text, detect_lang, summarize
+from .normalize import clean_line, clean_text, clean_url, detect_lang, summarize
 
 
 class _Stage:
@@ -29,11 +29,13 @@ class _Stage:
 
 
 class NormalizePipeline(_Stage):
-    """Clean text, decide the language, write a summary; drop what has no title."""
+    """Clean text and links, decide the language, write a summary; drop what has no title."""
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         item.title = clean_line(item.title)
         item.body = clean_text(item.body)
+        item.author = clean_line(item.author)
+        item.canonical, item.link, item.image = map(clean_url, (item.canonical, item.link, item.image))
         if not item.title:
             raise DropItem(f"no title: {item.url}")
         item.summary = clean_line(item.summary) or summarize(item.body)
@@ -51,7 +53,7 @@ class DetectPipeline(_Stage):
 
 
 class StorePipeline(_Stage):
-    """Save the article and join or start its story."""
+    """Save the article and join or start its story; or fill in one stored from its feed alone."""
 
     def process_item(self, item: ArticleItem) -> ArticleItem:
         assert item.detection is not None and item.keys is not None
@@ -66,7 +68,13 @@ class StorePipeline(_Stage):
             fetched=datetime.now(UTC),
             author=item.author,
             image=item.image,
+            link="" if item.link == item.canonical else item.link,
+            page_missing=item.page_missing,
         )
+        if item.completing:
+            if articles.fill_in_page(self.engine, article, item.detection, item.keys):
+                self.crawler.stats.inc_value("newswatch/filled_in")
+            return item
         saved = articles.save(self.engine, article, item.detection, item.keys)
         self.crawler.stats.inc_value("newswatch/new" if saved else "newswatch/known")
         return item
@@ -90,4 +98,6 @@ class SourceStatePipeline(_Stage):
             elif outcome.complete:
                 sources.record_success(self.engine, name, outcome.etag, outcome.last_modified)
             else:  # some article failed or never finished: no validators, so the next poll sees it again
-                sources.record_success(self.engine, name, None, None)
+                sources.record_success(
+                    self.engine, name, None, None, article_failures=outcome.article_failures
+                )

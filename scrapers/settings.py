@@ -31,7 +31,14 @@ REDIRECT_MAX_TIMES = 5
 RETRY_TIMES = 2
 LOG_LEVEL = "INFO"
 
+# Only http(s): a feed's file://, ftp://, data: or s3:// link must never be read (see scrapers.fetchguard).
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+# The address rules: a middleware before all others sees every request and redirect hop, and the
+# resolver sees every name the downloader connects to (see scrapers.middlewares, scrapers.resolver).
+TWISTED_DNS_RESOLVER = "scrapers.resolver.GuardedResolver"
+
 DOWNLOADER_MIDDLEWARES = {
+    "scrapers.middlewares.FetchGuardMiddleware": 10,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapers.middlewares.BackoffRetryMiddleware": 550,
     "scrapers.middlewares.ConditionalGetMiddleware": 560,

@@ -343,11 +343,15 @@ def test_a_failed_source_exits_1_and_each_is_reported_on_its_own_line(broken):
     assert broken.first.result.returncode == 1
     for name, (_, reason) in BROKEN.items():
         assert len(re.findall(rf"^FAILED {name}: {re.escape(reason)}", out, re.M)) == 1, out
-    assert out.splitlines()[-1] == f"3 new, 0 already known, {len(BROKEN)} failed ({', '.join(BROKEN)})"
+    # 4 new: the healthy articles, and the one whose page is gone, from its feed (see below)
+    assert out.splitlines()[-1] == f"4 new, 0 already known, {len(BROKEN)} failed ({', '.join(BROKEN)})"
 
 
 def test_healthy_sources_store_their_articles_in_the_same_run(broken):
-    assert {a.canonical for a in broken.good} | {broken.flaky_ok.canonical} == set(broken.before)
+    gone = broken.flaky_gone.canonical + "-deleted"  # its feed link; its page answers 404
+
+    assert {a.canonical for a in broken.good} | {broken.flaky_ok.canonical, gone} == set(broken.before)
+    assert (broken.before[gone]["title"], broken.before[gone]["page_missing"]) == ("This page is gone", True)
 
 
 def test_server_errors_are_retried_and_redirect_loops_are_cut(broken):
@@ -374,7 +378,7 @@ def test_a_source_that_breaks_keeps_what_it_stored(broken):
 def test_an_article_that_failed_is_tried_again_on_the_next_poll(broken):
     flaky_row = listing_row(broken.listing, "flaky")
 
-    assert " ok " in flaky_row
+    assert " ok, 1 failed " in flaky_row and "HTTP 404 from" in flaky_row
     assert broken.first.statuses(broken.flaky_gone.path + "-deleted") == [404]
     # no validators were kept for "flaky", so its feed is fetched again, and only the failed page with it
     assert broken.second.statuses("/feeds/flaky.xml") == [200]

@@ -11,10 +11,13 @@ from scrapers.normalize import (
     canonical_url,
     clean_line,
     clean_text,
+    clean_url,
     detect_lang,
+    headline,
     html_to_text,
     ithome_news_id,
     parse_time,
+    shown_link,
     summarize,
 )
 
@@ -33,6 +36,8 @@ from scrapers.normalize import (
         ("http://127.0.0.1:8000/news/a.html?utm_source=rss", "http://127.0.0.1:8000/news/a.html"),
         ("https://example.com", "https://example.com/"),
         ("  https://example.com/a  ", "https://example.com/a"),
+        ("http://[::1]:8080/a", "http://[::1]:8080/a"),
+        ("http://[2001:db8::1]/a", "http://[2001:db8::1]/a"),
     ],
 )
 def test_canonical_urls_drop_tracking_fragments_and_default_ports(url, canonical):
@@ -87,6 +92,21 @@ def test_other_ithome_like_sites_keep_their_urls():
     ],
 )
 def test_language_is_zh_or_en_from_the_text(text, lang):
+    assert detect_lang(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("OpenAI、中国本土からの API 利用を遮断へ", "ja"),  # kanji, kana and Latin: still Japanese
+        ("グーグル、香港で Gemini の提供を停止", "ja"),
+        ("오픈AI, 중국 본토와 홍콩에서 API 차단", "ko"),
+        ("Роскомнадзор ограничил доступ к ChatGPT в России", "other"),
+        ("الذكاء الاصطناعي محظور في إيطاليا", "other"),
+        ("小米与无印良品の合作款手机发布，售价 3999 元，搭载骁龙芯片", "zh"),  # one stray kana
+    ],
+)
+def test_japanese_korean_and_other_scripts_are_stored_as_such(text, lang):
     assert detect_lang(text) == lang
 
 
@@ -151,3 +171,40 @@ def test_a_summary_is_the_first_paragraph_cut_at_a_sentence():
 
     assert summary.endswith("。") and len(summary) <= 40
     assert summarize("Short lead.\nMore.") == "Short lead."
+
+
+@pytest.mark.parametrize(
+    ("link", "shown"),
+    [
+        ("https://news.example/item?item", "https://news.example/item?item"),
+        ("https://news.example/a?from=rss&id=3&utm_source=feed", "https://news.example/a?from=rss&id=3"),
+        ("https://news.example/a?spm=a.b.c&ref=home&fbclid=x", "https://news.example/a?spm=a.b.c&ref=home"),
+        ("https://news.example/a?utm_medium=rss&UTM_Campaign=x", "https://news.example/a"),
+        ("https://news.example/a?b=%20x&a=1#part", "https://news.example/a?b=%20x&a=1#part"),
+        ("https://news.example/a", "https://news.example/a"),
+    ],
+)
+def test_users_see_links_as_published_minus_tracking_parameters(link, shown):
+    assert shown_link(link) == shown
+
+
+def test_control_characters_never_survive_cleaning():
+    dirty = "NUL\x00 bell\x07 escape\x1b[31m C1\x85 DEL\x7f surrogate\ud800 &#0; tab\tend"
+
+    assert clean_line(dirty) == "NUL bell escape[31m C1 DEL surrogate \ufffd tab end"
+    assert clean_text("line\x00one\nline\x0b two") == "lineone\nline two"
+    assert clean_url(" https://news.example/a\x00b\t\n c ") == "https://news.example/abc"
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("RSS allows a description alone. This one says so.", "RSS allows a description alone."),
+        ("谷歌停止在香港提供 Gemini。用户无法登录。", "谷歌停止在香港提供 Gemini。"),
+        ("No sentence end here", "No sentence end here"),
+        ("word " * 40, ("word " * 24).strip()[:119].rstrip() + "…"),
+        ("", ""),
+    ],
+)
+def test_an_entry_without_a_title_is_named_by_its_first_sentence(text, title):
+    assert headline(text) == title

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from newswatch.detect.stories import story_keys
-from newswatch.models import Article, Detection
+from newswatch.detect.stories import StoryKeys, story_keys
+from newswatch.models import Article, Detection, Tags
 from newswatch.storage import articles, connect, schema, sources, stories, subscribers
 from newswatch.storage.db import LATEST, MIGRATIONS, SchemaTooNew, current_version, migrate
 
@@ -331,3 +332,119 @@ def test_counts_by_source_cover_every_stored_article(store_url, engines):
     assert articles.count_by_source(engine) == {"neowin": 3, "ithome": 1}
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.articles)).scalar() == 4
+
+
+# --- teasers stored from their feed alone; article failures in a source's status (schema v4) -----------
+
+V4_COLUMNS = {"articles": {"page_missing"}, "sources": {"article_failures"}}
+
+
+def test_a_version_3_store_gains_the_teaser_columns_and_keeps_its_rows(store_url, engines):
+    engine = open_store(store_url, engines, upgrade=False)
+    with engine.begin() as conn:  # today's tables without v4's columns are v3's tables
+        schema.metadata.create_all(conn)
+        for table, columns in V4_COLUMNS.items():
+            for column in columns:
+                conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+        conn.execute(schema.schema_version.insert().values(version=3))
+    v3 = MetaData()
+    v3_articles = Table("articles", v3, autoload_with=engine)
+    v3_sources = Table("sources", v3, autoload_with=engine)
+    assert "page_missing" not in v3_articles.c
+    with engine.begin() as conn:
+        conn.execute(v3_sources.insert().values(name="neowin", failures=0, last_poll=WHEN, last_success=WHEN))
+        conn.execute(
+            v3_articles.insert().values(
+                url="https://www.neowin.net/news/1/",
+                source="neowin",
+                title="OpenAI blocks API access in China",
+                summary="",
+                body="",
+                lang="en",
+                author="",
+                image="",
+                fetched=WHEN.replace(tzinfo=None),
+                fingerprint="0" * 32,
+                relevant=False,
+                score=0.0,
+                tags={},
+                watched=[],
+                places=[],
+            )
+        )
+
+    assert migrate(engine) == 3
+
+    with engine.connect() as conn:
+        for table, columns in V4_COLUMNS.items():
+            assert columns <= {c["name"] for c in inspect(conn).get_columns(table)}
+    assert articles.count_by_source(engine) == {"neowin": 1}
+    assert articles.pending_pages(engine, ["https://www.neowin.net/news/1/"]) == set()
+    state = sources.get(engine, "neowin")
+    assert (state.article_failures, state.status) == (None, "ok")
+
+
+def teaser_keys(title: str, body: str, detection: Detection) -> StoryKeys:
+    return story_keys(f"{title}\n{body}".lower(), detection)
+
+
+def test_a_teaser_is_pending_until_its_page_fills_it_in(store_url, engines):
+    engine = open_store(store_url, engines)
+    url = "https://www.scmp.com/tech/article/3283"
+    teaser = Article(
+        source="scmp",
+        url=url,
+        title="Gemini news",
+        body="Google changes Gemini.",
+        summary="Google changes Gemini.",
+        lang="en",
+        published=WHEN,
+        page_missing=True,
+    )
+    quiet = Detection(relevant=False, score=0.1)
+    saved = articles.save(engine, teaser, quiet, teaser_keys(teaser.title, teaser.body, quiet))
+    assert saved is not None
+
+    assert articles.known_urls(engine, [url]) == {url}
+    assert articles.pending_pages(engine, [url, "https://other.example/"]) == {url}
+
+    body = "Google has stopped offering Gemini to users in Hong Kong, the company said."
+    page = replace(teaser, body=body, summary=body, author="Staff", page_missing=False)
+    hong_kong = Detection(relevant=True, score=0.9, tags=Tags(providers=("google",), regions=("HK",)))
+    assert articles.fill_in_page(engine, page, hong_kong, teaser_keys(page.title, body, hong_kong))
+
+    assert articles.pending_pages(engine, [url]) == set()
+    assert not articles.fill_in_page(engine, page, hong_kong, teaser_keys(page.title, body, hong_kong))
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.articles).where(schema.articles.c.url == url)).mappings().one()
+    assert (row["id"], row["story_id"], row["body"], row["author"]) == (
+        saved.article_id,
+        saved.story_id,
+        body,
+        "Staff",
+    )
+    assert row["relevant"] and row["tags"]["regions"] == ["HK"]
+    with engine.connect() as conn:
+        story = (
+            conn.execute(select(schema.stories).where(schema.stories.c.id == saved.story_id)).mappings().one()
+        )
+    assert story["relevant"] and story["kept"] and story["tags"]["regions"] == ["HK"]
+    assert (story["summary"], story["article_count"]) == (body, 1)
+
+
+def test_article_failures_are_counted_in_the_source_status(store_url, engines):
+    engine = open_store(store_url, engines)
+
+    sources.record_success(
+        engine, "scmp", None, None, article_failures=["HTTP 403 from https://www.scmp.com/a", "timed out"]
+    )
+    failing = sources.get(engine, "scmp")
+    sources.record_success(engine, "scmp", '"v1"', None)
+    clean = sources.get(engine, "scmp")
+
+    assert (failing.status, failing.article_failures, failing.last_error) == (
+        "ok, 2 failed",
+        2,
+        "HTTP 403 from https://www.scmp.com/a",
+    )
+    assert (clean.status, clean.article_failures, clean.last_error) == ("ok", 0, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -99,7 +99,7 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                     image=article.image,
                     published=article.published,
                     fetched=article.fetched or now,
-                    fingerprint=next(k for k in keys.keys if k.startswith("f:"))[2:34],
+                    fingerprint=_fingerprint(keys),
                     signature=keys.signature or None,
                     relevant=detection.relevant,
                     score=detection.score,
@@ -107,6 +107,7 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                     watched=list(detection.watched),
                     places=list(detection.places),
                     effective=detection.effective,
+                    page_missing=article.page_missing or None,
                 )
             ).inserted_primary_key[0]
             index = SqlStoryIndex(conn, article_id)
@@ -179,6 +180,95 @@ def _upsert_story(
         )
     )
     return False
+
+
+def _fingerprint(keys: StoryKeys) -> str:
+    return next(k for k in keys.keys if k.startswith("f:"))[2:34]
+
+
+# --- articles stored from their feed alone, their page failing -----------------------------------------
+
+
+def pending_pages(engine: Engine, urls: Iterable[str]) -> set[str]:
+    """Of ``urls``, the stored articles whose page is still to be read (stored from the feed alone)."""
+    urls = list(dict.fromkeys(urls))
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(urls), 500):
+            query = select(articles.c.url).where(
+                articles.c.url.in_(urls[i : i + 500]), articles.c.page_missing.is_(True)
+            )
+            found.update(conn.execute(query).scalars())
+    return found
+
+
+def fill_in_page(engine: Engine, article: Article, detection: Detection, keys: StoryKeys) -> bool:
+    """The page of an article stored from its feed alone was read at last: its text and detection
+    replace the feed's, its new story keys are added, and its story takes up what the fuller text
+    says (on-topic, tags). False when no such article waits (another crawl filled it in)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7310925)"))  # stories change: as in save()
+        row = conn.execute(
+            select(articles.c.id, articles.c.story_id, articles.c.published).where(
+                articles.c.url == article.url, articles.c.page_missing.is_(True)
+            )
+        ).first()
+        if row is None:
+            return False
+        conn.execute(
+            articles.update()
+            .where(articles.c.id == row.id)
+            .values(
+                title=article.title,
+                summary=article.summary,
+                body=article.body,
+                lang=article.lang,
+                author=article.author,
+                image=article.image,
+                fingerprint=_fingerprint(keys),
+                signature=keys.signature or None,
+                relevant=detection.relevant,
+                score=detection.score,
+                tags=detection.tags.as_dict(),
+                watched=list(detection.watched),
+                places=list(detection.places),
+                effective=detection.effective,
+                page_missing=None,
+            )
+        )
+        have = set(conn.execute(select(story_keys.c.key).where(story_keys.c.article_id == row.id)).scalars())
+        new_keys = replace(keys, keys=tuple(k for k in keys.keys if k not in have))
+        if new_keys.keys:
+            SqlStoryIndex(conn, row.id).add(row.story_id, new_keys, row.published or utcnow())
+        _take_up_page(conn, row.story_id, article, detection)
+    return True
+
+
+def _take_up_page(conn: Connection, story_id: str, article: Article, detection: Detection) -> None:
+    """A story learns what the filled-in page of one of its articles says; a story that turns
+    on-topic is fanned out again (as when an on-topic article joins it)."""
+    row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().one()
+    shown = article.link or article.url
+    outlets = [{**o, "summary": article.summary} if o.get("url") == shown else o for o in row["outlets"]]
+    tags = Tags.from_dict({k: [*row["tags"].get(k, []), *v] for k, v in detection.tags.as_dict().items()})
+    became_kept = detection.kept and not row["kept"]
+    conn.execute(
+        stories.update()
+        .where(stories.c.id == story_id)
+        .values(
+            updated=utcnow(),
+            summary=article.summary if row["url"] == shown else row["summary"],
+            outlets=outlets,
+            relevant=row["relevant"] or detection.relevant,
+            kept=row["kept"] or detection.kept,
+            queued=row["queued"] and not became_kept,
+            score=max(row["score"], detection.score),
+            tags=tags.as_dict(),
+            watched=sorted({*row["watched"], *detection.watched}),
+            effective=row["effective"] or detection.effective,
+        )
+    )
 
 
 def count_by_source(engine: Engine) -> dict[str, int]:

@@ -65,6 +65,11 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("stories", "effective", "parent_id", "change"),
         _add_missing_columns("subscribers", "lang"),
     ),
+    # teasers stored from the feed while their page fails; article failures in a source's status
+    4: _steps(
+        _add_missing_columns("articles", "page_missing"),
+        _add_missing_columns("sources", "article_failures"),
+    ),
 }
 LATEST = max(MIGRATIONS)
 

@@ -63,6 +63,7 @@ sources = Table(
     Column("last_success", UTCDateTime),
     Column("failures", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("article_failures", Integer),  # articles of the last poll that failed; NULL before v4: none
 )
 
 articles = Table(
@@ -89,6 +90,8 @@ articles = Table(
     Column("places", JSON, nullable=False, default=list),
     Column("effective", Date),  # when the change takes effect, when the text says
     Column("story_id", String(16), ForeignKey("stories.id"), index=True),
+    # stored from its feed alone, its page failing: fetched again on later polls until it is read
+    Column("page_missing", Boolean),
 )
 
 stories = Table(

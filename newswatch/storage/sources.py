@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,13 +19,16 @@ class SourceState:
     last_poll: datetime | None = None
     last_success: datetime | None = None
     failures: int = 0
-    last_error: str | None = None
+    last_error: str | None = None  # why the source failed, else why the first failed article did
+    article_failures: int | None = None  # articles of the last poll that failed (the source answered)
 
     @property
     def status(self) -> str:
         if self.last_poll is None:
             return "never polled"
-        return "ok" if self.failures == 0 else f"failing ({self.failures}x)"
+        if self.failures:
+            return f"failing ({self.failures}x)"
+        return f"ok, {self.article_failures} failed" if self.article_failures else "ok"
 
 
 def get(engine: Engine, name: str) -> SourceState:
@@ -46,11 +50,23 @@ def _upsert(engine: Engine, name: str, **values) -> None:
 
 
 def record_success(
-    engine: Engine, name: str, etag: str | None, last_modified: str | None, keep_validators: bool = False
+    engine: Engine,
+    name: str,
+    etag: str | None,
+    last_modified: str | None,
+    keep_validators: bool = False,
+    article_failures: Sequence[str] = (),
 ) -> None:
-    """A poll that worked; ``keep_validators`` for a 304, which sends no new ETag."""
+    """A poll that worked; ``keep_validators`` for a 304, which sends no new ETag. The articles that
+    failed are counted, the first one's reason kept."""
     now = utcnow()
-    values = {"last_poll": now, "last_success": now, "failures": 0, "last_error": None}
+    values = {
+        "last_poll": now,
+        "last_success": now,
+        "failures": 0,
+        "last_error": article_failures[0][:500] if article_failures else None,
+        "article_failures": len(article_failures),
+    }
     if not keep_validators:
         values |= {"etag": etag, "last_modified": last_modified}
     _upsert(engine, name, **values)

@@ -8,7 +8,10 @@ gets the same spider with that one source.
 The reader of a kind (``feed.FeedReader``, ``ithome.IthomeReader``) turns an index response (a feed,
 a list page) into leads and an article page into an item; this class does the bookkeeping they share:
 conditional GET, skipping stored articles (one query per index, before anything is fetched), and each
-source's poll outcome.
+source's poll outcome. Every lead is dealt with on its own: an entry that cannot be read, or whose
+link the address rules refuse, is one failed article, never the end of the poll. When a page cannot
+be fetched, what the index said of it (the teaser) is stored instead, and the page is fetched again
+on later polls until its text fills the article in.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from newswatch.storage import articles
 
 from .. import context
 from ..items import ArticleItem, PollOutcome
+from ..middlewares import FetchRefused
 
 
 class SourceError(ValueError):
@@ -41,12 +45,16 @@ class SourceError(ValueError):
 
 @dataclass
 class Lead:
-    """An article an index points at: fetch ``url``, or take ``item`` as it is when the index had it all."""
+    """An article an index points at: fetch ``url``, or take ``item`` as it is when the index had it all
+    (full text, or no page to fetch). ``teaser`` is what the index alone says of it, stored when the
+    page fails. A lead with a ``problem`` is an entry that could not be read: one failed article."""
 
     url: str
     canonical: str
     item: ArticleItem | None = None
+    teaser: ArticleItem | None = None
     data: Any = None  # what the reader wants back with the page (a feed entry)
+    problem: str | None = None
 
 
 class Reader:
@@ -114,23 +122,48 @@ class NewsSpider(scrapy.Spider):
             self.logger.exception("%s: %s", name, poll.error)
             return
         engine = context.engine(self.settings["NEWSWATCH_STORAGE_URL"])
-        known = articles.known_urls(engine, [lead.canonical for lead in leads])
-        self.crawler.stats.inc_value("newswatch/known", len({lead.canonical for lead in leads} & known))
+        canonicals = {lead.canonical for lead in leads if lead.problem is None}
+        known = articles.known_urls(engine, canonicals)
+        pending = articles.pending_pages(engine, known)  # stored from the index alone: fetch the page again
+        self.crawler.stats.inc_value("newswatch/known", len(known - pending))
         seen: set[str] = set()
         for lead in leads:
-            if lead.canonical in known or lead.canonical in seen:
+            if lead.problem is not None:
+                poll.expected += 1
+                self._article_failed(name, lead.problem)
+                continue
+            if (lead.canonical in known and lead.canonical not in pending) or lead.canonical in seen:
                 continue
             seen.add(lead.canonical)
             poll.expected += 1
+            completing = lead.canonical in pending
             if lead.item is not None:
+                lead.item.completing = completing
                 yield lead.item
-            else:
-                yield scrapy.Request(
+            elif (request := self._article_request(name, lead, completing)) is not None:
+                yield request
+
+    def _article_request(self, name: str, lead: Lead, completing: bool) -> scrapy.Request | None:
+        """The request for a lead's page; None (and one failed article) when its link is refused."""
+        refusal = context.fetch_policy(self.settings["NEWSWATCH_CONFIG"]).check(lead.url).refusal
+        if refusal is None:
+            try:
+                return scrapy.Request(
                     lead.url,
                     callback=self.parse_article,
                     errback=self.article_failed,
-                    meta={"source": name, "canonical": lead.canonical, "lead": lead.data},
+                    meta={
+                        "source": name,
+                        "canonical": lead.canonical,
+                        "lead": lead.data,
+                        "teaser": lead.teaser,
+                        "completing": completing,
+                    },
                 )
+            except ValueError as exc:  # what Scrapy cannot even make a request of
+                refusal = f"refused: an unusable link ({exc})"
+        self._article_failed(name, f"{refusal} ({lead.url[:200]})")
+        return None
 
     def index_failed(self, failure: Failure) -> None:
         name = failure.request.meta["source"]
@@ -145,16 +178,35 @@ class NewsSpider(scrapy.Spider):
         try:
             item = self.readers[name].article(response, response.meta.get("lead"))
         except Exception as exc:  # counted like a failed download, so the next poll tries again
-            self._article_failed(name, f"cannot read {response.url}: {type(exc).__name__}: {exc}")
             self.logger.exception("%s: article failed", name)
+            yield from self._page_failed(
+                response.meta, f"cannot read {response.url}: {type(exc).__name__}: {exc}"
+            )
             return
         if item is None:
             self.polls[name].settled += 1
             return
+        item.completing = response.meta.get("completing", False)
         yield item  # settled when the pipelines are done with it: item_done / item_failed
 
-    def article_failed(self, failure: Failure) -> None:
-        self._article_failed(failure.request.meta["source"], describe_failure(failure, self.settings))
+    def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
+        reason = describe_failure(failure, self.settings)
+        if failure.check(FetchRefused):  # the link itself is forbidden: nothing of it is kept
+            self._article_failed(failure.request.meta["source"], reason)
+            return
+        yield from self._page_failed(failure.request.meta, reason)
+
+    def _page_failed(self, meta: dict[str, Any], reason: str) -> Iterator[ArticleItem]:
+        """A page that could not be fetched or read: a failed article, and its teaser stored (unless
+        it was stored before), settled when the pipelines are done with it."""
+        name, teaser = meta["source"], meta.get("teaser")
+        if teaser is None or meta.get("completing"):
+            self._article_failed(name, reason)
+            return
+        self.polls[name].article_failures.append(reason)
+        self.logger.warning("%s: article failed, stored from the feed alone: %s", name, reason)
+        teaser.page_missing = True
+        yield teaser
 
     def item_done(self, item: Any) -> None:
         """Stored, already known, or dropped (no title): nothing to retry."""

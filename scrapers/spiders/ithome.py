@@ -1,20 +1,28 @@
 """ITHome: the feed (or the /list/ or a /tag/ page) for links, article pages for everything else.
 
-Links are followed on whatever host they name (tests serve ITHome's shapes from 127.0.0.1); the
-stored identity is always the canonical https://www.ithome.com/0/xxx/yyy.htm.
+Links are followed only on ITHome's own hosts (ithome.com and its subdomains) or the configured
+source's host (tests serve ITHome's shapes from 127.0.0.1), and only a page served from one of those
+is believed when it names its news id (``data-nid``): the stored identity is the canonical
+https://www.ithome.com/0/xxx/yyy.htm, and a page elsewhere claiming an id would shut the real article
+out.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from parsel import Selector
 from scrapy.http import Response
 
 from .. import feeds, ithome
 from ..items import ArticleItem
-from ..normalize import canonical_url, ithome_canonical
+from ..normalize import canonical_url, clean_url, html_to_text, ithome_canonical
 from .base import Lead, Reader, SourceError
+from .feed import response_headers
+
+logger = logging.getLogger(__name__)
 
 
 class IthomeReader(Reader):
@@ -25,22 +33,39 @@ class IthomeReader(Reader):
             links = ithome.list_links(Selector(text=response.text))
             if not links:
                 raise SourceError("no article links (page layout changed?)")
-            found = [(response.urljoin(href), None) for href, _title in links]
+            found = [(response.urljoin(clean_url(href)), title, "", None) for href, title in links]
         else:
             try:
-                entries = feeds.parse(response.body, content_type)
+                feed = feeds.parse(response.body, response_headers(response), response.url)
             except feeds.FeedError as exc:
                 raise SourceError(str(exc)) from None
             found = [
-                (response.urljoin(e.link), e.published)
-                for e in entries
-                if not ithome.is_promotion(e.link, e.title)
+                (clean_url(e.link), e.title, html_to_text(e.summary_html), e.published)
+                for e in feed.entries
+                if e.link and not ithome.is_promotion(e.link, e.title)
             ]
-        return [Lead(url, canonical_url(url, "ithome"), data=published) for url, published in found]
+        leads = []
+        for url, title, summary, published in found:
+            if not self.on_ithome(url):  # not an ITHome article: an ad, or a hostile link
+                logger.info("%s: a link off ITHome, not followed: %s", self.source.name, url[:200])
+                continue
+            canonical = canonical_url(url, "ithome")
+            teaser = self._item(url, canonical, title, summary, published) if title else None
+            leads.append(Lead(url, canonical, teaser=teaser, data=published))
+        return leads
+
+    def on_ithome(self, url: str) -> bool:
+        """On ithome.com (any subdomain) or on the configured source's host."""
+        host = (urlsplit(url).hostname or "").rstrip(".")
+        return (
+            host == "ithome.com" or host.endswith(".ithome.com") or host == urlsplit(self.source.url).hostname
+        )
 
     def article(self, response: Response, feed_published: datetime | None) -> ArticleItem:
         page = ithome.parse_article(Selector(text=response.text))
-        canonical = ithome_canonical(page.news_id) if page.news_id else response.meta["canonical"]
+        canonical = response.meta["canonical"]
+        if page.news_id and self.on_ithome(response.url):
+            canonical = ithome_canonical(page.news_id)
         return ArticleItem(
             source=self.source.name,
             url=response.url,
@@ -50,5 +75,18 @@ class IthomeReader(Reader):
             published=page.published or feed_published,
             author=page.author,
             image=page.image,
+            lang=self.source.lang or "zh",
+        )
+
+    def _item(
+        self, url: str, canonical: str, title: str, summary: str, published: datetime | None
+    ) -> ArticleItem:
+        return ArticleItem(
+            source=self.source.name,
+            url=url,
+            canonical=canonical,
+            title=title,
+            body=summary,
+            published=published,
             lang=self.source.lang or "zh",
         )
