@@ -64,6 +64,8 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("stories", "effective", "parent_id", "change"),
         _add_missing_columns("subscribers", "lang"),
     ),
+    # quiet hours and daily digests: each subscriber's schedule
+    4: _add_missing_columns("subscribers", "tz", "quiet", "digest"),
 }
 LATEST = max(MIGRATIONS)
 

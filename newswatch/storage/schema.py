@@ -142,6 +142,9 @@ subscribers = Table(
     Column("providers", JSON, nullable=False),  # [] = every provider
     Column("keywords", JSON, nullable=False),
     Column("lang", String(8)),  # "zh" | "en"; NULL: not chosen yet (stores before v3: English)
+    Column("tz", String(64)),  # an IANA name; NULL: the default of the language (Asia/Shanghai for zh, UTC)
+    Column("quiet", String(16)),  # "23:00-08:00": alerts then are held for a digest; NULL: none
+    Column("digest", String(16)),  # "daily 09:00": one digest a day instead of alerts; NULL: none
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("inactive_reason", Text),
