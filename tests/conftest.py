@@ -312,3 +312,25 @@ def deliver(store: Engine, botapi: FakeBotAPI) -> Callable[..., None]:
         asyncio.run(run())
 
     return deliver
+
+
+# --- digests (issue 11): a clock the tests move ------------------------------------------------------
+
+
+class Clock:
+    """Now, as the test says: aware UTC, starting at ``start`` and running at real speed (so retries
+    and waits still come due); ``set`` jumps to another instant, hours away, without sleeping."""
+
+    def __init__(self, start: datetime):
+        self.set(start)
+
+    def set(self, when: datetime) -> None:
+        self._base, self._since = when, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._base + timedelta(seconds=time.monotonic() - self._since)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2025, 12, 1, 12, 0, tzinfo=UTC))

@@ -64,8 +64,12 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("stories", "effective", "parent_id", "change"),
         _add_missing_columns("subscribers", "lang"),
     ),
-    # quiet hours and daily digests: each subscriber's schedule
-    4: _add_missing_columns("subscribers", "tz", "quiet", "digest"),
+    # quiet hours and daily digests: each subscriber's schedule; held alerts; the digests' messages
+    4: _steps(
+        _add_missing_columns("subscribers", "tz", "quiet", "digest"),
+        _add_missing_columns("outbox", "held", "part_id"),
+        _create_missing("digest_parts"),
+    ),
 }
 LATEST = max(MIGRATIONS)
 

@@ -163,8 +163,23 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Column("rendered_count", Integer, nullable=False, default=0),  # outlets shown in the sent message
     Column("last_error", Text),
+    # Held for a digest (quiet hours, a daily digest) until next_attempt, not sent as an alert of its
+    # own; NULL or false: an alert. part_id: the digest message that carries it once its time has come.
+    Column("held", Boolean),
+    Column("part_id", Integer, index=True),
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
     Index("ix_outbox_due", "status", "next_attempt"),
+)
+
+# One row per message of a digest (a long digest is several), its text fixed when it is composed: the
+# outbox rows it carries (outbox.part_id) are its state, marked sent together when Telegram has it.
+digest_parts = Table(
+    "digest_parts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
 )
 
 

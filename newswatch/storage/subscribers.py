@@ -110,7 +110,7 @@ def migrate_chat(engine: Engine, old_chat_id: int, new_chat_id: int) -> None:
                         outbox.c.story_id.not_in(has_story),
                     )
                 )
-                .values(subscriber_id=new_id)
+                .values(subscriber_id=new_id, part_id=None)  # a held one joins the new chat's digest
             )
             conn.execute(
                 outbox.update()
