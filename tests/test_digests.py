@@ -2,7 +2,7 @@
 
 Real python-telegram-bot sends through the delivery job to the fake Bot API; time is a
 :class:`tests.conftest.Clock` the tests move (to 23:30 in Shanghai, then to 08:00 the next day),
-so nothing sleeps for hours.
+so nothing sleeps for hours. Commands go through the service's own bot, as in test_handlers.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import collections
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,15 +22,17 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.delivery import Delivery
+from bot.handlers import COMMANDS
 from bot.pacing import Pacer
 from bot.render import render_alert
 from bot.senders import ConsoleSender, TelegramSender
-from newswatch.config import AlertsConfig
+from newswatch.config import AlertsConfig, Config, TelegramConfig
 from newswatch.storage import outbox, schema, subscribers
 from newswatch.storage import stories as story_store
 from tests.conftest import Clock
 from tests.fixtures.botapi import FakeBotAPI, utf16_len
 from tests.test_delivery import AZURE, AZURE_AGAIN, AZURE_TEXT, service_config, start_service
+from tests.test_handlers import RunningBot, ask, ask_each
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type:DeprecationWarning")
 
@@ -310,6 +312,194 @@ def test_held_rows_and_digest_messages_work_the_same_on_sqlite_and_postgresql(st
         assert outbox.held_due(engine, release) == [] and "pending" not in outbox.counts(engine)
     finally:
         engine.dispose()
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+@pytest.fixture
+def config(store: Engine, botapi: FakeBotAPI, tmp_path: Path) -> Config:
+    return Config(
+        path=tmp_path / "config.toml",
+        storage_url=store.url.render_as_string(hide_password=False),
+        sources=(),
+        telegram=TelegramConfig(token=botapi.token, api_base_url=botapi.base_url),
+    )
+
+
+@pytest.fixture
+def bot(botapi: FakeBotAPI, config: Config, clock: Clock) -> Iterator[RunningBot]:
+    """The service's bot and delivery, both on ``clock``."""
+    for user in (ANN, BOB):
+        botapi.add_private_chat(user, f"user{user}")
+    botapi.add_group(GROUP, "Newsroom", admins=[GROUP_ADMIN], members=[MEMBER])
+    with RunningBot(config) as running:
+        running.service.delivery.clock = clock
+        running.service.app.bot_data["clock"] = clock
+        yield running
+
+
+def deliver(bot: RunningBot) -> None:
+    bot.call(bot.service.delivery.run_once())
+
+
+def test_quiet_digest_and_tz_move_what_is_held_and_quiet_off_sends_it_at_once(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story, clock: Clock
+) -> None:
+    clock.set(at("2025-12-01 23:30"))
+    ask(botapi, ANN, "/start", "Subscribed.")
+    ask(botapi, ANN, "/quiet 23:00-08:00", "Quiet hours 23:00-08:00 (UTC): alerts then are held")
+    add_story("OpenAI 停止服务 1")
+    add_story("OpenAI 停止服务 2")
+    deliver(bot)
+    replies = len(botapi.messages(ANN))
+
+    ask(botapi, ANN, "/digest daily 09:00", "The 2 alerts held back come at 2025-12-02 09:00.")
+    ask(botapi, ANN, "/tz Asia/Shanghai", "held back come at 2025-12-02 09:00.")  # 09:00 in Shanghai
+    ask(botapi, ANN, "/tz UTC", "The 2 alerts held back come at 2025-12-02 09:00.")
+    ask(
+        botapi,
+        ANN,
+        "/digest off",
+        "Daily digest off: alerts come as they happen. The 2 alerts held back come at 2025-12-02 08:00.",
+    )
+    deliver(bot)
+    assert len(botapi.messages(ANN)) == replies + 4  # the replies, no alert
+    ask(
+        botapi,
+        ANN,
+        "/quiet off",
+        "Quiet hours off: alerts come as they happen. The 2 alerts held back come now, in one digest.",
+    )
+
+    deliver(bot)
+
+    digest = botapi.messages(ANN)[-1]
+    assert digest["text"].startswith("🌙 2 alerts while you were away\n")
+    assert outbox.counts(store) == {"sent": 2}
+
+
+def test_stop_drops_what_is_held(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story, clock: Clock
+) -> None:
+    clock.set(at("2025-12-01 23:30"))
+    ask(botapi, ANN, "/start", "Subscribed.")
+    ask(botapi, ANN, "/quiet 23:00-08:00", "Quiet hours")
+    add_story("OpenAI 停止服务 1")
+    deliver(bot)
+    ask(botapi, ANN, "/stop", "Unsubscribed")
+    ask(botapi, ANN, "/start", "Subscribed.")  # the schedule is kept, like the other choices
+    replies = len(botapi.messages(ANN))
+
+    clock.set(at("2025-12-02 08:00"))
+    deliver(bot)
+
+    assert len(botapi.messages(ANN)) == replies  # no stale digest after coming back
+    assert outbox.counts(store) == {"dropped": 1}
+    assert subscribers.get(store, ANN).quiet == "23:00-08:00"
+
+
+def test_the_settings_are_shown_set_and_cleared(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, subscribe, clock: Clock
+) -> None:
+    subscribe(ANN)
+    clock.set(at("2025-12-01 12:00"))
+    ask(
+        botapi,
+        ANN,
+        "/quiet",
+        "No quiet hours: alerts come as they happen. /quiet 23:00-08:00 sets them (in UTC).",
+    )
+    ask(botapi, ANN, "/quiet ２３：００－０７：３０", "Quiet hours 23:00-07:30 (UTC)")
+    ask(botapi, ANN, "/quiet", "Quiet hours: 23:00-07:30 (UTC).")
+    ask(botapi, ANN, "/digest", "No daily digest")
+    ask(
+        botapi,
+        ANN,
+        "/digest daily 7:05",
+        "One digest a day at 07:05 (UTC) instead of instant alerts. /digest off ends it. "
+        "It falls in your quiet hours (23:00-07:30), so it comes when they end.",
+    )
+    ask(botapi, ANN, "/digest", "One digest a day at 07:05 (UTC)")
+    ask(botapi, ANN, "/tz", "Your timezone: UTC (the default).")
+    ask(botapi, ANN, "/tz asia/shanghai", "Timezone: Asia/Shanghai, where it is 20:00 now.")
+    ask(botapi, ANN, "/tz", "Your timezone: Asia/Shanghai. Change it")
+    ask(botapi, ANN, "/quiet", "Quiet hours: 23:00-07:30 (Asia/Shanghai).")
+    ask(botapi, ANN, "/digest off", "Daily digest off")
+    ask(botapi, ANN, "/quiet OFF", "Quiet hours off")
+    sub = subscribers.get(store, ANN)
+    assert (sub.tz, sub.quiet, sub.digest) == ("Asia/Shanghai", None, None)
+
+
+BAD_INPUT = [
+    (
+        "/quiet 23-08",
+        "Not set: write the hours as /quiet 23:00-08:00 (24-hour clock, in UTC), or /quiet off.",
+    ),
+    ("/quiet 25:00-08:00", "Not set: write the hours as /quiet 23:00-08:00"),
+    ("/quiet <b>night</b> & day", "Not set: write the hours as /quiet 23:00-08:00"),
+    (
+        "/quiet 08:00-08:00",
+        "Not set: quiet hours must end at another time than they start, e.g. /quiet 23:00-08:00.",
+    ),
+    ("/digest weekly 09:00", "Usage: /digest daily 09:00 (24-hour clock, in UTC) or /digest off."),
+    ("/digest daily 9", "Usage: /digest daily 09:00"),
+    ("/digest 09:00", "Usage: /digest daily 09:00"),
+    (
+        "/tz UTC+8",
+        "“UTC+8” is not a timezone name. Use an IANA name, e.g. /tz Asia/Shanghai or /tz Europe/London.",
+    ),
+    ("/tz Beijing", "“Beijing” is not a timezone name."),
+    ("/tz ../../etc/passwd", "“../../etc/passwd” is not a timezone name."),
+    ("/tz <script>&", "“<script>&” is not a timezone name."),
+    ("/tz " + "x" * 1000, "“" + "x" * 39 + "…” is not a timezone name."),
+]
+
+
+def test_bad_input_gets_a_clear_answer_with_an_example(
+    bot: RunningBot, botapi: FakeBotAPI, store, subscribe
+) -> None:
+    answers = ask_each(botapi, [text for text, _ in BAD_INPUT], subscribe)
+    for (text, expect), answer in zip(BAD_INPUT, answers, strict=True):
+        assert answer.startswith(expect), f"{text[:30]!r} -> {answer!r}"
+        assert len(answer) < 200
+    assert all((s.tz, s.quiet, s.digest) == (None, None, None) for s in subscribers.active(store))
+
+
+def test_the_settings_are_for_subscribers_and_in_groups_for_admins(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, subscribe
+) -> None:
+    ask(botapi, BOB, "/quiet 23:00-08:00", "Send /start first")
+    subscribe(GROUP)
+    ask(botapi, GROUP, "/tz Asia/Shanghai", "Only an admin", user=MEMBER)
+    ask(botapi, GROUP, "/tz Asia/Shanghai", "Timezone: Asia/Shanghai", user=GROUP_ADMIN)
+    assert subscribers.get(store, GROUP).tz == "Asia/Shanghai"
+
+
+def test_chinese_subscribers_default_to_utc_plus_8(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, subscribe
+) -> None:
+    subscribe(ANN)
+    with store.begin() as conn:
+        conn.execute(schema.subscribers.update().values(lang="zh"))
+    ask(botapi, ANN, "/tz", "Your timezone: Asia/Shanghai (the default).")
+    ask(botapi, ANN, "/digest daily 09:00", "One digest a day at 09:00 (Asia/Shanghai)")
+
+
+def test_latest_shows_times_in_the_subscribers_timezone(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, subscribe, add_story
+) -> None:
+    subscribe(ANN)
+    add_story("OpenAI 停止服务", published=at("2025-12-01 17:05"))
+    ask(botapi, ANN, "/latest", "(ithome, 12-01 17:05)")
+    ask(botapi, ANN, "/tz Asia/Shanghai", "Timezone")
+    ask(botapi, ANN, "/latest", "(ithome, 12-02 01:05)")
+
+
+def test_help_and_the_command_list_name_the_new_commands(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    answer = ask(botapi, ANN, "/help", "/quiet 23:00-08:00")
+    assert "/digest daily 09:00" in answer and "/tz Asia/Shanghai" in answer
+    assert {"quiet", "digest", "tz"} <= {c.command for c in COMMANDS}
 
 
 # ------------------------------------------------------------------------------ crash safety
