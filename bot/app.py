@@ -21,8 +21,9 @@ from telegram.ext import (
 )
 
 from newswatch.config import Config
+from newswatch.storage.schema import utcnow
 
-from . import handlers, tracker_commands, tracker_view
+from . import handlers, schedule_commands, tracker_commands, tracker_view
 from .delivery import store_problem
 from .flood import FloodGuard, Verdict
 from .pacing import Pacer
@@ -119,7 +120,10 @@ def build_application(
     processor.refuse = lambda update: handlers.slow_down(
         update, app.context_types.context.from_update(update, app)
     )
-    app.bot_data.update(engine=engine, config=config, pacer=Pacer(), flood=processor.guard, polling=polling)
+    # clock: now, aware UTC, as delivery's (tests move both)
+    app.bot_data.update(
+        engine=engine, config=config, pacer=Pacer(), flood=processor.guard, polling=polling, clock=utcnow
+    )
     for name, callback in (
         ("start", handlers.start),
         ("stop", handlers.stop),
@@ -132,6 +136,9 @@ def build_application(
         ("latest", handlers.latest),
         ("status", handlers.status),
         ("tracker", tracker_commands.tracker_command),
+        ("quiet", schedule_commands.quiet),
+        ("digest", schedule_commands.digest),
+        ("tz", schedule_commands.tz),
     ):
         app.add_handler(CommandHandler(name, callback))
     app.add_handler(CallbackQueryHandler(tracker_commands.tracker_button, pattern=f"^{tracker_view.PREFIX}:"))

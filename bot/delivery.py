@@ -6,11 +6,19 @@ records each result; ``edit_updated`` adds "also reported by" to alerts already 
 of a send maps to one decision: sent, retry later, deactivate the chat, follow a migration, or drop
 one message Telegram will never accept.
 
+Quiet hours and daily digests hold alerts instead: fan-out queues them as outbox rows held until
+the subscriber's schedule releases them (``bot.schedule``), ``compose_digests`` turns the held rows
+whose time has come into digest messages (``bot.digest``), and ``send_due`` sends those messages
+like alerts, each recorded on its own. A story fanned out while a digest goes out is not in it: it
+is held for the next one, or, when the hold has just ended, sent as an alert of its own. Time is
+``clock`` (an aware UTC datetime), so that tests can move it.
+
 A store that stops taking writes (disk full, a read-only or immutable file, a database gone) must
 not turn into repeats: a send Telegram confirmed but the store did not record is remembered here
 as sent, and nothing new is sent until the store takes writes again (then the remembered sends are
-recorded first). So what is remembered is only what was in flight, at most one row per chat, and a
-crash meanwhile repeats no more than any other crash does.
+recorded first). So what is remembered is only what was in flight, at most one message per chat,
+and a crash meanwhile repeats no more than any other crash does. Digest messages are covered alike:
+they are composed only while the store takes writes, and one sent but not recorded is remembered.
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ import asyncio
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,11 +48,14 @@ from newswatch.config import AlertsConfig
 from newswatch.storage import outbox, subscribers
 from newswatch.storage import stories as story_store
 from newswatch.storage.db import check_writable
+from newswatch.storage.schema import utcnow
 from newswatch.storage.stories import Story
 
 from .choices import story_text, wants
+from .digest import heading, render_digest
 from .pacing import Pacer
 from .render import render_alert
+from .schedule import Schedule
 from .senders import Sender
 
 log = logging.getLogger(__name__)
@@ -66,7 +78,7 @@ GONE = (
 class Sent:
     """A send Telegram confirmed: what ``outbox.mark_sent`` records."""
 
-    row_id: int
+    unit: outbox.Unit
     message_id: int | None
     rendered_count: int
 
@@ -92,6 +104,7 @@ class Delivery:
         pacer: Pacer | None = None,
         concurrency: int = 16,
         console: bool = False,
+        clock: Callable[[], datetime] = utcnow,
     ):
         self.engine = engine
         self.sender = sender
@@ -99,12 +112,13 @@ class Delivery:
         self.pacer = pacer or Pacer()
         self.concurrency = concurrency
         self.console = console  # deliver only the console's rows (no token), else only Telegram's
+        self.clock = clock  # now, aware UTC: what is due, what is held, and until when
         self.stopping = False
         self.history_sources: set[str] = set()  # sources on their first poll: their backlog is not news
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
         self._stories: dict[str, tuple[Story, str] | None] = {}  # story and its alert, per run
-        self.unrecorded: dict[int, Sent] = {}  # row id -> sent, but the store refused to record it
+        self.unrecorded: dict[tuple[str, int], Sent] = {}  # unit key -> sent, but the store refused it
         self._refused_since: float | None = None  # monotonic time the store began refusing writes
         self._reported_at = -STORE_REPORT_EVERY
         self._halted = False  # this run stops sending: the store refused a write
@@ -115,21 +129,49 @@ class Delivery:
         """Queue every new story for the subscribers who want it; returns rows queued."""
         since_text = story_store.get_meta(self.engine, ALERTS_SINCE)
         since = datetime.fromisoformat(since_text) if since_text else None
+        now = self.clock()
         queued = 0
         while batch := story_store.unqueued(self.engine, hold=self.history_sources):
             audience = subscribers.active(self.engine)
+            releases = {s.id: Schedule.of(s).release(now) for s in audience if s.quiet or s.digest}
             for story in batch:
                 if since is not None and story.created >= since and self._fresh(story):
                     text = story_text(story)
-                    queued += outbox.enqueue(
-                        self.engine, story.id, [s.id for s in audience if wants(s, story, text)]
-                    )
+                    ids = [s.id for s in audience if wants(s, story, text)]
+                    held = {i: when for i in ids if (when := releases.get(i))}
+                    queued += outbox.enqueue(self.engine, story.id, ids, now=now, held_until=held)
             story_store.mark_queued(self.engine, [s.id for s in batch])
         return queued
 
     def _fresh(self, story: Story) -> bool:
         """Articles first seen long after publication are stored, never alerted."""
         return story.fresh(self.alerts.max_age)
+
+    # --- digests -------------------------------------------------------------------------------
+
+    def compose_digests(self) -> int:
+        """Held rows whose time has come become digest messages, one digest per subscriber;
+        returns the messages composed. Their text is fixed here, so a message sent again after a
+        crash is the same message."""
+        composed = 0
+        found: dict[str, Story | None] = {}
+        for rows in outbox.held_due(self.engine, self.clock(), console=self.console):
+            subscriber = subscribers.get(self.engine, rows[0].chat_id)
+            if subscriber is None:
+                continue
+            for row in rows:
+                if row.story_id not in found:
+                    found[row.story_id] = story_store.get(self.engine, row.story_id)
+                if found[row.story_id] is None:
+                    outbox.drop(self.engine, row, "story not found")
+            items = [(row.id, story) for row in rows if (story := found[row.story_id])]
+            if not items:
+                continue
+            schedule = Schedule.of(subscriber)
+            daily = schedule.local(self.clock()).date() if schedule.digest else None
+            parts = render_digest(items, heading(len(items), daily), schedule.tz)
+            composed += len(outbox.compose(self.engine, subscriber.id, [(p.text, p.row_ids) for p in parts]))
+        return composed
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -142,6 +184,7 @@ class Delivery:
             try:
                 await asyncio.to_thread(self._writes_work)
                 await asyncio.to_thread(self.fanout)
+                await asyncio.to_thread(self.compose_digests)
                 await self.send_due()
                 if not self._halted:
                     await self.edit_updated()
@@ -155,7 +198,7 @@ class Delivery:
             return
         for sent in list(self.unrecorded.values()):
             self._record(sent)
-            del self.unrecorded[sent.row_id]
+            del self.unrecorded[sent.unit.key]
         check_writable(self.engine)
         log.warning(
             "the store takes writes again after %.0f s: delivery resumes",
@@ -206,39 +249,39 @@ class Delivery:
             # A row read while its chat is in flight may be one being sent right now and marked sent
             # a moment after the read: rows of chats busy at any time since the read are left alone.
             busy = set(self._in_flight)
-            rows = await asyncio.to_thread(outbox.due, self.engine, datetime.now(UTC), console=self.console)
-            rows = [
-                r
-                for r in rows
-                if r.chat_id not in busy and r.chat_id not in self._in_flight and r.id not in self.unrecorded
+            units = await asyncio.to_thread(self._due)
+            units = [
+                u
+                for u in units
+                if u.chat_id not in busy and u.chat_id not in self._in_flight and u.key not in self.unrecorded
             ]
-            if not rows:
+            if not units:
                 if not tasks:
                     break
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 continue
             started = set()
-            for row in rows:
+            for unit in units:
                 if self.stopping or self._halted:
                     break
                 if (
-                    row.chat_id in self._in_flight
-                    or row.chat_id in started
-                    or not self.pacer.chat_ready(row.chat_id)
+                    unit.chat_id in self._in_flight
+                    or unit.chat_id in started
+                    or not self.pacer.chat_ready(unit.chat_id)
                 ):
                     continue
-                alert = await self._alert(row.story_id)  # before the slot: the send follows it at once
+                message = await self._message(unit)  # before the slot: the send follows it at once
                 await limit.acquire()
-                await self.pacer.slot(row.chat_id)
+                await self.pacer.slot(unit.chat_id)
                 if self.stopping or self._halted:
                     limit.release()
                     break
-                started.add(row.chat_id)
-                self._in_flight.add(row.chat_id)
-                task = asyncio.create_task(self._deliver(row, alert))
+                started.add(unit.chat_id)
+                self._in_flight.add(unit.chat_id)
+                task = asyncio.create_task(self._deliver(unit, message))
                 tasks.add(task)
                 task.add_done_callback(
-                    lambda t, chat=row.chat_id: (
+                    lambda t, chat=unit.chat_id: (
                         tasks.discard(t),
                         self._in_flight.discard(chat),
                         limit.release(),
@@ -247,8 +290,16 @@ class Delivery:
             if not started and not self.stopping and not self._halted:
                 # everything due waits for its chat's pace (or a 429 pause): sleep until the first frees
                 now = self.pacer.clock()
-                waits = [self.pacer.chat_ready_at(r.chat_id) - now for r in rows]
+                waits = [self.pacer.chat_ready_at(u.chat_id) - now for u in units]
                 await self.pacer.sleep(min(max(min(waits), 0.01), 1.0))
+
+    def _due(self) -> list[outbox.Unit]:
+        """Digest messages first (what they hold is older), then alerts."""
+        now = self.clock()
+        return [
+            *outbox.due_parts(self.engine, now, console=self.console),
+            *outbox.due(self.engine, now, console=self.console),
+        ]
 
     async def _alert(self, story_id: str) -> tuple[Story, str] | None:
         """The story and its rendered alert, read once per run."""
@@ -257,56 +308,67 @@ class Delivery:
             self._stories[story_id] = (story, render_alert(story)) if story else None
         return self._stories[story_id]
 
-    async def _deliver(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
+    async def _message(self, unit: outbox.Unit) -> tuple[str, int] | None:
+        """What to send, and the number of outlets it shows (a digest names none); None: the
+        alert's story is gone."""
+        if isinstance(unit, outbox.DigestPart):
+            return unit.text, 0
+        alert = await self._alert(unit.story_id)
+        return (alert[1], len(alert[0].outlets)) if alert else None
+
+    async def _deliver(self, unit: outbox.Unit, message: tuple[str, int] | None) -> None:
         try:
-            await self._send(row, alert)
+            await self._send(unit, message)
         except SQLAlchemyError as error:
             self.store_refused(error)
 
-    async def _send(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
-        if alert is None:
-            await asyncio.to_thread(outbox.drop, self.engine, row.id, "story not found")
+    async def _send(self, unit: outbox.Unit, message: tuple[str, int] | None) -> None:
+        if message is None:
+            await asyncio.to_thread(outbox.drop, self.engine, unit, "story not found")
             metrics.alerts_dropped("story_missing")
             return
-        story, text = alert
+        text, rendered_count = message
         try:
-            message_id = await self.sender.send(row.chat_id, text)
+            message_id = await self.sender.send(unit.chat_id, text)
         except TelegramError as error:  # nothing was sent: if the store refuses this, it is tried again
-            await asyncio.to_thread(self._failed, row, error)
+            await asyncio.to_thread(self._failed, unit, error)
             return
-        sent = Sent(row.id, message_id, len(story.outlets))
+        sent = Sent(unit, message_id, rendered_count)
         try:
             await asyncio.to_thread(self._record, sent)
         except SQLAlchemyError:
-            self.unrecorded[row.id] = sent  # Telegram has it: never again, whatever the store says
+            self.unrecorded[unit.key] = sent  # Telegram has it: never again, whatever the store says
             raise
-        metrics.alert_sent(story.id, story.created)
+        if isinstance(unit, outbox.Delivery) and (alert := self._stories.get(unit.story_id)):
+            metrics.alert_sent(unit.story_id, alert[0].created)
+        else:  # a digest message: the alerts in it waited on purpose, no latency to measure
+            metrics.ALERTS_SENT.inc()
 
     def _record(self, sent: Sent) -> None:
-        outbox.mark_sent(self.engine, sent.row_id, sent.message_id, sent.rendered_count)
+        outbox.mark_sent(self.engine, sent.unit, sent.message_id, sent.rendered_count)
 
-    def _failed(self, row: outbox.Delivery, error: TelegramError) -> None:
+    def _failed(self, unit: outbox.Unit, error: TelegramError) -> None:
         """Decide what a Telegram error means for this delivery (the order of checks matters:
         BadRequest and TimedOut are NetworkErrors)."""
-        now = datetime.now(UTC)
+        now = self.clock()
         if isinstance(error, RetryAfter):
             wait = retry_seconds(error)
             self.pacer.pause(wait)
-            outbox.retry_later(self.engine, row.id, row.attempts, now + timedelta(seconds=wait), str(error))
-            log.warning("Telegram asked to wait %.0f s (chat %s)", wait, row.chat_id)
+            outbox.retry_later(self.engine, unit, unit.attempts, now + timedelta(seconds=wait), str(error))
+            log.warning("Telegram asked to wait %.0f s (chat %s)", wait, unit.chat_id)
         elif isinstance(error, ChatMigrated):
-            subscribers.migrate_chat(self.engine, row.chat_id, error.new_chat_id)
-            log.info("chat %s migrated to %s", row.chat_id, error.new_chat_id)
+            subscribers.migrate_chat(self.engine, unit.chat_id, error.new_chat_id)
+            log.info("chat %s migrated to %s", unit.chat_id, error.new_chat_id)
         elif isinstance(error, Forbidden) or (isinstance(error, BadRequest) and _chat_gone(error)):
-            self._deactivate(row, error)
+            self._deactivate(unit, error)
         elif isinstance(error, BadRequest):
-            outbox.drop(self.engine, row.id, str(error))  # the message itself is refused: retrying won't help
+            outbox.drop(self.engine, unit, str(error))  # the message itself is refused: retrying won't help
             metrics.alerts_dropped("refused")
-            log.error("Telegram refused the alert for story %s: %s", row.story_id, error)
+            log.error("Telegram refused %s: %s", unit.what, error)
         else:  # TimedOut, NetworkError, 5xx, anything else: maybe transient, keep trying with backoff
-            attempts = row.attempts + 1
+            attempts = unit.attempts + 1
             delay = min(MAX_BACKOFF, 2.0**attempts)
-            outbox.retry_later(self.engine, row.id, attempts, now + timedelta(seconds=delay), str(error))
+            outbox.retry_later(self.engine, unit, attempts, now + timedelta(seconds=delay), str(error))
             kind = (
                 "timed out"
                 if isinstance(error, TimedOut)
@@ -314,7 +376,7 @@ class Delivery:
                 if isinstance(error, NetworkError)
                 else "error"
             )
-            log.warning("send to %s %s (%s); retry in %.0f s", row.chat_id, kind, error, delay)
+            log.warning("send to %s %s (%s); retry in %.0f s", unit.chat_id, kind, error, delay)
 
     async def edit_updated(self) -> None:
         """Add newly reporting outlets to alerts already sent ("also reported by")."""
@@ -347,13 +409,13 @@ class Delivery:
             except TelegramError as error:  # network, 5xx: the next run tries again
                 log.warning("edit failed in chat %s: %s", row.chat_id, error)
                 continue
-            await asyncio.to_thread(outbox.mark_rendered, self.engine, row.id, len(story.outlets))
+            await asyncio.to_thread(outbox.mark_rendered, self.engine, row, len(story.outlets))
 
-    def _deactivate(self, row: outbox.Delivery, error: TelegramError) -> None:
-        subscribers.deactivate(self.engine, row.chat_id, str(error))
-        dropped = outbox.drop_for_subscriber(self.engine, row.subscriber_id, str(error))
+    def _deactivate(self, unit: outbox.Unit, error: TelegramError) -> None:
+        subscribers.deactivate(self.engine, unit.chat_id, str(error))
+        dropped = outbox.drop_for_subscriber(self.engine, unit.subscriber_id, str(error))
         metrics.alerts_dropped("chat_gone", dropped)
-        log.info("chat %s deactivated: %s", row.chat_id, error)
+        log.info("chat %s deactivated: %s", unit.chat_id, error)
 
 
 def _chat_gone(error: BadRequest) -> bool:

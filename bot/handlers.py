@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import html
 from collections.abc import Awaitable, Callable
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Engine
@@ -30,6 +31,7 @@ from .choices import story_text, wants
 from .delivery import retry_seconds
 from .pacing import Pacer
 from .render import esc, join_within, render_story_line
+from .schedule import Schedule
 
 COMMANDS = [
     BotCommand("start", "Subscribe to alerts"),
@@ -41,6 +43,9 @@ COMMANDS = [
     BotCommand("keywords", "List your keywords"),
     BotCommand("latest", "The latest alerts: /latest [N]"),
     BotCommand("tracker", "What is restricted where: /tracker [provider|region]"),
+    BotCommand("quiet", "Hold alerts at night: /quiet 23:00-08:00 or /quiet off"),
+    BotCommand("digest", "One digest a day instead: /digest daily 09:00 or /digest off"),
+    BotCommand("tz", "Your timezone: /tz Asia/Shanghai"),
     BotCommand("help", "How this bot works"),
 ]
 HELP = (
@@ -50,7 +55,10 @@ HELP = (
     "/start — subscribe\n/stop — unsubscribe\n/regions — only some regions (default: all)\n"
     "/providers — only some providers (default: all)\n/watch KEYWORD — also get any story mentioning it\n"
     "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)\n"
-    "/tracker [provider|region] — what is restricted where, and since when"
+    "/tracker [provider|region] — what is restricted where, and since when\n"
+    "/quiet 23:00-08:00 — hold alerts then, and get them as one digest when the hours end (/quiet off)\n"
+    "/digest daily 09:00 — one digest a day instead of instant alerts (/digest off)\n"
+    "/tz Asia/Shanghai — your timezone, an IANA name (default: UTC+8 for Chinese, UTC otherwise)"
 )
 MAX_LATEST = 20
 
@@ -275,7 +283,8 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not found:
         await reply(update, context, "No alerts yet.")
         return
-    await reply(update, context, join_within(render_story_line(s) for s in found[:count]))
+    tz = Schedule.of(sub).tz if sub else UTC
+    await reply(update, context, join_within(render_story_line(s, tz) for s in found[:count]))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from datetime import UTC, tzinfo
 
 from newswatch.storage.stories import Story
 
@@ -132,11 +133,11 @@ def render_alert(story: Story) -> str:
     return "\n".join(lines)
 
 
-def render_story_line(story: Story) -> str:
-    """One line of /latest."""
+def render_story_line(story: Story, tz: tzinfo = UTC) -> str:
+    """One line of /latest and of a digest, its time in the subscriber's timezone."""
     return (
         f"• <b>{esc(clip(one_line(story.title), 200))}</b> — <i>{esc(clip(tag_line(story), 100))}</i> "
-        f"({esc(clip(story.source, SOURCE_MAX))}, {story.published:%m-%d %H:%M}) "
+        f"({esc(clip(story.source, SOURCE_MAX))}, {story.published.astimezone(tz):%m-%d %H:%M}) "
         f'<a href="{esc(story.url)}">link</a>'
     )
 

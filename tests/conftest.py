@@ -325,3 +325,25 @@ def web_listen() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+# --- digests (issue 11): a clock the tests move ------------------------------------------------------
+
+
+class Clock:
+    """Now, as the test says: aware UTC, starting at ``start`` and running at real speed (so retries
+    and waits still come due); ``set`` jumps to another instant, hours away, without sleeping."""
+
+    def __init__(self, start: datetime):
+        self.set(start)
+
+    def set(self, when: datetime) -> None:
+        self._base, self._since = when, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._base + timedelta(seconds=time.monotonic() - self._since)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2025, 12, 1, 12, 0, tzinfo=UTC))

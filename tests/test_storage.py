@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from newswatch.detect.stories import StoryKeys, story_keys
 from newswatch.models import Article, Detection, Tags
-from newswatch.storage import articles, connect, schema, sources, stories, subscribers
+from newswatch.storage import articles, connect, outbox, schema, sources, stories, subscribers
 from newswatch.storage.db import LATEST, MIGRATIONS, SchemaTooNew, current_version, migrate
 
 BEIJING = timezone(timedelta(hours=8))
@@ -171,6 +171,53 @@ def test_a_version_2_store_gains_the_event_columns_and_keeps_its_rows(store_url,
     assert story.tags.audience == () and story.tags.regions == ("CN",)
     sub, _ = subscribers.subscribe(engine, 42, "private")
     assert sub.lang is None
+
+
+V5_COLUMNS = {"subscribers": {"tz", "quiet", "digest"}, "outbox": {"held", "part_id"}}
+
+
+def test_a_version_4_store_gains_schedules_and_digests_and_keeps_its_subscribers(store_url, engines):
+    """Stores made before quiet hours (v4) keep their subscribers, choices and outbox: NULL reads
+    back as "default timezone, no quiet hours, no digest" and "an alert of its own"."""
+    engine = open_store(store_url, engines, upgrade=False)
+    with engine.begin() as conn:  # today's tables without v5's are v4's
+        schema.metadata.create_all(conn)
+        conn.execute(text("DROP TABLE digest_parts"))
+        conn.execute(text("DROP INDEX ix_outbox_part_id"))
+        for table, columns in V5_COLUMNS.items():
+            for column in columns:
+                conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
+        conn.execute(schema.schema_version.insert().values(version=4))
+    story_id = save(engine, "https://www.neowin.net/news/1/").story_id
+    with engine.begin() as conn:
+        v4_subscribers = Table("subscribers", MetaData(), autoload_with=conn)
+        v4_outbox = Table("outbox", MetaData(), autoload_with=conn)
+        sub_id = conn.execute(
+            v4_subscribers.insert().values(
+                chat_id=42, kind="private", title="Ann", active=True, regions=["CN"], providers=[],
+                keywords=["openai"], lang="zh", created=WHEN, updated=WHEN,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            v4_outbox.insert().values(
+                subscriber_id=sub_id, story_id=story_id, status="pending", attempts=0, next_attempt=WHEN,
+                rendered_count=0,
+            )
+        )  # fmt: skip
+
+    assert migrate(engine) == 4
+
+    with engine.connect() as conn:
+        for table, columns in V5_COLUMNS.items():
+            assert columns <= {c["name"] for c in inspect(conn).get_columns(table)}
+        assert "digest_parts" in inspect(conn).get_table_names()
+    sub = subscribers.get(engine, 42)
+    assert (sub.regions, sub.keywords, sub.lang) == (("CN",), ("openai",), "zh")
+    assert (sub.tz, sub.quiet, sub.digest) == (None, None, None)
+    (row,) = outbox.due(engine, WHEN)  # the queued alert still goes out, as an alert
+    assert row.chat_id == 42 and outbox.held_due(engine, WHEN) == []
+    subscribers.set_schedule(engine, 42, quiet="23:00-08:00", tz="Asia/Shanghai")
+    assert subscribers.get(engine, 42).quiet == "23:00-08:00"
 
 
 def test_an_upgrade_interrupted_before_migration_1_resumes_with_one_version_row(store_url, engines):

@@ -9,6 +9,7 @@ Telegram is the fake Bot API, reached through real python-telegram-bot.
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import logging
 import os
@@ -31,8 +32,9 @@ from bot.pacing import Pacer
 from bot.senders import TelegramSender
 from newswatch.config import AlertsConfig, Config, SourceConfig, TelegramConfig
 from newswatch.service import Service
-from newswatch.storage import connect, outbox, schema
+from newswatch.storage import connect, outbox, schema, subscribers
 from newswatch.storage import stories as story_store
+from tests.conftest import Clock
 from tests.fixtures.botapi import FakeBotAPI
 from tests.test_delivery import AZURE, AZURE_TEXT, per_chat, private_chats, service_config, start_service
 from tests.test_handlers import RunningBot, ask
@@ -149,6 +151,47 @@ def test_a_store_that_stops_taking_writes_mid_send_pauses_delivery_and_repeats_n
     messages = [r.getMessage() for r in caplog.records]
     assert sum("the store refuses writes" in m for m in messages) == 1  # once a minute, not per alert
     assert sum("the store takes writes again" in m for m in messages) == 1
+
+
+def test_a_store_that_stops_taking_writes_mid_digest_sends_each_digest_message_once(
+    botapi: FakeBotAPI, store: Engine, refusal: Refusal, subscribe, add_story, clock: Clock
+) -> None:
+    chats = range(1, 21)
+    for chat in chats:
+        botapi.add_private_chat(chat)
+        subscribe(chat)
+        subscribers.set_schedule(store, chat, quiet="23:00-08:00")
+    for n in range(20):  # two messages a digest
+        add_story(f"{n:02d} " + "OpenAI 停止服务，很长的标题😀" * 20)
+
+    async def scenario() -> tuple[dict[int, int], int]:
+        request = HTTPXRequest(connection_pool_size=32)
+        async with Bot(botapi.token, base_url=botapi.base_url, request=request) as bot:
+            delivery = Delivery(store, TelegramSender(bot), AlertsConfig(), Pacer(), clock=clock)
+            clock.set(datetime(2025, 12, 1, 23, 30, tzinfo=UTC))
+            await asyncio.to_thread(delivery.fanout)  # held
+            clock.set(datetime(2025, 12, 2, 8, 0, tzinfo=UTC))
+            await asyncio.to_thread(delivery.compose_digests)  # composed; then the store stops taking writes
+            refusal.start()
+            for _ in range(6):
+                await delivery.run_once()
+                await asyncio.sleep(0.5)
+            during, remembered = dict(per_chat(botapi)), len(delivery.unrecorded)
+            refusal.stop()
+            deadline = time.monotonic() + 30
+            while outbox.counts(store).get("pending") and time.monotonic() < deadline:
+                await delivery.run_once()
+                await asyncio.sleep(0.1)
+        return during, remembered
+
+    during, remembered = asyncio.run(scenario())
+
+    assert during and max(during.values()) == 1  # the first messages in flight, nothing after them
+    assert remembered == sum(during.values()) <= CONCURRENCY
+    times = collections.Counter((m["chat_id"], m["text"].split("\n")[0]) for m in botapi.sent)
+    assert set(times.values()) == {1}  # no message twice
+    assert set(times) == {(c, f"🌙 20 alerts while you were away ({n}/2)") for c in chats for n in (1, 2)}
+    assert outbox.counts(store) == {"sent": 20 * len(chats)}
 
 
 @pytest.mark.slow

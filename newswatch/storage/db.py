@@ -70,6 +70,12 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("articles", "page_missing"),
         _add_missing_columns("sources", "article_failures"),
     ),
+    # quiet hours and daily digests: each subscriber's schedule; held alerts; the digests' messages
+    5: _steps(
+        _create_missing("digest_parts"),
+        _add_missing_columns("subscribers", "tz", "quiet", "digest"),
+        _add_missing_columns("outbox", "held", "part_id"),
+    ),
 }
 LATEST = max(MIGRATIONS)
 

@@ -145,6 +145,9 @@ subscribers = Table(
     Column("providers", JSON, nullable=False),  # [] = every provider
     Column("keywords", JSON, nullable=False),
     Column("lang", String(8)),  # "zh" | "en"; NULL: not chosen yet (stores before v3: English)
+    Column("tz", String(64)),  # an IANA name; NULL: the default of the language (Asia/Shanghai for zh, UTC)
+    Column("quiet", String(16)),  # "23:00-08:00": alerts then are held for a digest; NULL: none
+    Column("digest", String(16)),  # "daily 09:00": one digest a day instead of alerts; NULL: none
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("inactive_reason", Text),
@@ -163,8 +166,23 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Column("rendered_count", Integer, nullable=False, default=0),  # outlets shown in the sent message
     Column("last_error", Text),
+    # Held for a digest (quiet hours, a daily digest) until next_attempt, not sent as an alert of its
+    # own; NULL or false: an alert. part_id: the digest message that carries it once its time has come.
+    Column("held", Boolean),
+    Column("part_id", Integer, index=True),
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
     Index("ix_outbox_due", "status", "next_attempt"),
+)
+
+# One row per message of a digest (a long digest is several), its text fixed when it is composed: the
+# outbox rows it carries (outbox.part_id) are its state, marked sent together when Telegram has it.
+digest_parts = Table(
+    "digest_parts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
 )
 
 

@@ -23,6 +23,9 @@ class Subscriber:
     keywords: tuple[str, ...] = ()
     inactive_reason: str | None = None
     lang: str | None = None  # "zh" | "en"; None until chosen (on /start from Telegram's language_code)
+    tz: str | None = None  # an IANA name; None: the default of the language (bot.schedule)
+    quiet: str | None = None  # "23:00-08:00"
+    digest: str | None = None  # "daily 09:00"
 
 
 def _row(r) -> Subscriber:
@@ -37,6 +40,9 @@ def _row(r) -> Subscriber:
         keywords=tuple(r.keywords),
         inactive_reason=r.inactive_reason,
         lang=r.lang,
+        tz=r.tz,
+        quiet=r.quiet,
+        digest=r.digest,
     )
 
 
@@ -104,7 +110,7 @@ def migrate_chat(engine: Engine, old_chat_id: int, new_chat_id: int) -> None:
                         outbox.c.story_id.not_in(has_story),
                     )
                 )
-                .values(subscriber_id=new_id)
+                .values(subscriber_id=new_id, part_id=None)  # a held one joins the new chat's digest
             )
             conn.execute(
                 outbox.update()
@@ -133,6 +139,16 @@ def update_choices(engine: Engine, chat_id: int, **choices: list[str]) -> Subscr
             subscribers.update()
             .where(subscribers.c.chat_id == chat_id)
             .values(updated=utcnow(), **{k: sorted(set(v)) for k, v in choices.items()})
+        )
+    return get(engine, chat_id)
+
+
+def set_schedule(engine: Engine, chat_id: int, **schedule: str | None) -> Subscriber | None:
+    """Set tz, quiet and/or digest (checked by ``bot.schedule``; None clears one)."""
+    assert set(schedule) <= {"tz", "quiet", "digest"}
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.update().where(subscribers.c.chat_id == chat_id).values(updated=utcnow(), **schedule)
         )
     return get(engine, chat_id)
 
