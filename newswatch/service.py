@@ -13,10 +13,10 @@ import logging
 import signal
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.app import ALLOWED_UPDATES, build_application
@@ -27,7 +27,7 @@ from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
 
 from .config import Config, SourceConfig
 from .dispatch import CrawlDispatcher, backoff_seconds
-from .storage import connect, schema, subscribers
+from .storage import articles, connect, subscribers
 from .storage import sources as source_store
 from .storage import stories as story_store
 from .storage.instance import InstanceLease
@@ -35,7 +35,6 @@ from .storage.instance import InstanceLease
 log = logging.getLogger("newswatch")
 
 SHUTDOWN_GRACE = 8.0  # SIGTERM to exit: under 10 s
-KEY_RETENTION = timedelta(days=30)  # story lookup keys older than this can no longer join anything
 
 
 class Service:
@@ -132,12 +131,8 @@ class Service:
                 log.exception("delivery run failed")
 
     async def housekeeping(self) -> None:
-        await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
+        await asyncio.to_thread(articles.prune_keys, self.engine, datetime.now(UTC))
         self.delivery.pacer.forget_idle()
-
-    def _prune_keys(self, cutoff: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(schema.story_keys).where(schema.story_keys.c.published < cutoff))
 
     # --- lifecycle ---------------------------------------------------------------------------------
 

@@ -32,5 +32,9 @@ class Detector:
 
     def analyze(self, title: str, text: str) -> tuple[Detection, StoryKeys]:
         detection = self.classifier.classify(title, text)
-        keys = story_keys(normalize(f"{title}\n{text}"), detection)
-        return detection, keys
+        return detection, keys_for(title, text, detection)
+
+
+def keys_for(title: str, text: str, detection: Detection) -> StoryKeys:
+    """The story keys of an article as detected (or, for scoring, as labeled)."""
+    return story_keys(normalize(f"{title}\n{text}"), detection)

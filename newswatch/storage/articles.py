@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..detect.stories import Candidate, StoryKeys, find_story, new_story_id
+from ..detect.stories import HISTORY_KEY, HORIZON, Candidate, Event, Placement, StoryKeys, new_story_id, place
 from ..models import Article, Detection, Tags
 from .schema import articles, stories, story_keys, utcnow
 
@@ -32,26 +32,37 @@ def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
 
 
 class SqlStoryIndex:
-    """The :class:`StoryIndex` of the store: an indexed range query on (key, published)."""
+    """The :class:`StoryIndex` of the store: an indexed range query on (key, published), with what
+    each candidate's story says so far (its first report, effective date, parent)."""
+
+    LIMIT = 200
 
     def __init__(self, conn: Connection, article_id: int):
         self.conn = conn
         self.article_id = article_id
 
-    def candidates(self, keys: Sequence[str], since: datetime, until: datetime) -> list[Candidate]:
+    def candidates(
+        self, keys: Sequence[str], since: datetime, until: datetime, *, latest_first: bool = False
+    ) -> list[Candidate]:
         rows = self.conn.execute(
             select(
                 story_keys.c.story_id,
                 story_keys.c.key,
                 story_keys.c.published,
                 articles.c.signature,
+                articles.c.relevant,
                 articles.c.tags,
                 articles.c.places,
+                stories.c.published.label("first"),
+                stories.c.effective,
+                stories.c.parent_id,
+                stories.c.change,
             )
             .join(articles, articles.c.id == story_keys.c.article_id)
+            .join(stories, stories.c.id == story_keys.c.story_id)
             .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
-            .order_by(story_keys.c.published)  # the earliest story wins: keep it within the cap
-            .limit(200)
+            .order_by(story_keys.c.published.desc() if latest_first else story_keys.c.published)
+            .limit(self.LIMIT)
         )
         return [
             Candidate(
@@ -59,14 +70,17 @@ class SqlStoryIndex:
                 r.key,
                 r.published,
                 r.signature or b"",
-                tuple((r.tags or {}).get("services", ())),
-                tuple((r.tags or {}).get("regions", ())),
-                tuple(r.places or ()),
+                Event.of(Tags.from_dict(r.tags), r.places or ()) if r.relevant else None,
+                r.first,
+                r.effective,
+                r.parent_id,
+                r.change,
             )
             for r in rows
         ]
 
-    def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
+    def add(self, story_id: str, keys: StoryKeys, published: datetime, placement: Placement) -> None:
+        """Only the keys: the story row (with ``placement``'s parent) is written by :func:`save`."""
         self.conn.execute(
             story_keys.insert(),
             [
@@ -110,9 +124,10 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                 )
             ).inserted_primary_key[0]
             index = SqlStoryIndex(conn, article_id)
-            story_id = find_story(index, keys, published) or new_story_id(article.url)
-            new_story = _upsert_story(conn, story_id, article, detection, published, now)
-            index.add(story_id, keys, published)
+            placement = place(index, keys, published)
+            story_id = placement.story_id or new_story_id(article.url)
+            new_story = _upsert_story(conn, story_id, article, detection, published, now, placement)
+            index.add(story_id, keys, published, placement)
             conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
             return Saved(article_id, story_id, new_story)
     except IntegrityError:
@@ -128,7 +143,10 @@ def _upsert_story(
     detection: Detection,
     published: datetime,
     now: datetime,
+    placement: Placement,
 ) -> bool:
+    """Start the story (a status change names its parent; one that tells nothing new is stored as
+    already fanned out, so it never alerts) or add the article to it."""
     outlet = {
         "source": article.source,
         "url": article.link or article.url,
@@ -157,6 +175,9 @@ def _upsert_story(
                 outlets=[outlet],
                 article_count=1,
                 effective=detection.effective,
+                parent_id=placement.parent_id,
+                change=placement.change,
+                queued=not placement.alert,
             )
         )
         return True
@@ -166,6 +187,7 @@ def _upsert_story(
         stories.update()
         .where(stories.c.id == story_id)
         .values(
+            published=min(row["published"], published),  # the first report: the join window's start
             updated=now,
             relevant=row["relevant"] or detection.relevant,
             kept=row["kept"] or detection.kept,
@@ -179,6 +201,23 @@ def _upsert_story(
         )
     )
     return False
+
+
+JOIN_KEY_RETENTION = timedelta(days=30)  # join keys are looked up within a week of an article
+
+
+def prune_keys(engine: Engine, now: datetime) -> None:
+    """Drop lookup keys that can no longer matter: join keys after ``JOIN_KEY_RETENTION``, the
+    provider keys an event's history is read from after ``HORIZON`` (a lift ten weeks on must
+    still find the restriction)."""
+    with engine.begin() as conn:
+        conn.execute(delete(story_keys).where(story_keys.c.published < now - HORIZON))
+        conn.execute(
+            delete(story_keys).where(
+                story_keys.c.published < now - JOIN_KEY_RETENTION,
+                story_keys.c.key.not_like(f"{HISTORY_KEY}%"),
+            )
+        )
 
 
 def count_by_source(engine: Engine) -> dict[str, int]:
