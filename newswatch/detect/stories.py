@@ -55,7 +55,7 @@ _LEAD_CHARS = 400  # the headline and first paragraph: where a report says what 
 # Wording that says a restriction reaches further than before, or has now taken effect. Consulted
 # only against an earlier story of the same event: on its own, such wording changes nothing.
 _EXTENDS_RE = re.compile(
-    r"\b(?:extend|expand|widen|broaden)(?:s|ed|ing)?\b[^.]{0,60}?\b(?:to|into)\b"
+    r"\b(?:extend|expand|widen|broaden)(?:s|ed)\b[^.]{0,60}?\b(?:to|into)\b"
     r"|\bnow (?:also|covers?|includes?|applies)\b|\bno longer only\b"
     r"|扩大(?:到|至)|扩展(?:到|至)|延伸(?:到|至)|扩至|扩及"
 )
@@ -162,8 +162,7 @@ def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
     if not detection.relevant:
         return StoryKeys(tuple(keys), signature)
     event = Event.of(detection.tags, detection.places)
-    direction = LIFT if event.lift else RES
-    keys += [f"e:{p}:{r}:{direction}" for p in sorted(event.providers) for r in sorted(event.regions)]
+    keys += _event_keys(event, (LIFT if event.lift else RES,))
     keys += [f"{HISTORY_KEY}{p}" for p in sorted(event.providers)]
     lead = normalized_text[:_LEAD_CHARS]
     return StoryKeys(
@@ -174,6 +173,12 @@ def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
         extends=bool(_EXTENDS_RE.search(lead)),
         in_effect=bool(_IN_EFFECT_RE.search(lead)),
     )
+
+
+def _event_keys(event: Event, directions: Iterable[str]) -> list[str]:
+    return [
+        f"e:{p}:{r}:{d}" for d in directions for p in sorted(event.providers) for r in sorted(event.regions)
+    ]
 
 
 # Fixed seeds and scheme: signatures are stored, so every process must compute the same.
@@ -315,15 +320,16 @@ class _Story:
         return all(same_identity(event, e) for e in self.events)
 
     def tells(self, event: Event) -> bool:
-        """The same event: agreeing, the same direction, and mostly the same regions as one of its
-        reports or as all of them together."""
+        """The same event: agreeing, the same direction, and regions that are mostly those of one of
+        its reports or of all together, or a part of what two of its reports name (a Chinese outlet
+        naming only China for a rule on China, Russia, Iran and North Korea; one round-up alone
+        does not make its countries one event)."""
+        if not (self.agrees(event) and self.lift == event.lift):
+            return False
         return (
-            self.agrees(event)
-            and self.lift == event.lift
-            and (
-                region_overlap(event.regions, self.regions) >= MIN_REGION_OVERLAP
-                or any(region_overlap(event.regions, e.regions) >= MIN_REGION_OVERLAP for e in self.events)
-            )
+            region_overlap(event.regions, self.regions) >= MIN_REGION_OVERLAP
+            or any(region_overlap(event.regions, e.regions) >= MIN_REGION_OVERLAP for e in self.events)
+            or sum(event.regions <= e.regions for e in self.events) >= 2
         )
 
     def apart(self, other: _Story) -> bool:
@@ -338,9 +344,8 @@ def _stories(candidates: Iterable[Candidate]) -> dict[str, _Story]:
     for c in candidates:
         if c.event is None:
             continue
-        story = found.setdefault(c.story_id, _Story(c.story_id, c.first, c.effective, c.parent_id, c.change))
-        if c.event not in story.events:
-            story.events.append(c.event)
+        found.setdefault(c.story_id, _Story(c.story_id, c.first, c.effective, c.parent_id, c.change))
+        found[c.story_id].events.append(c.event)
     return found
 
 
@@ -378,7 +383,8 @@ def place(index: StoryIndex, keys: StoryKeys, published: datetime) -> Placement:
     event = keys.event
     if event is None or (joined and not keys.extends):
         return Placement(joined)
-    lookup = [k for k in keys.keys if k.startswith(HISTORY_KEY)]
+    # the provider's stories, and (for stores older than HISTORY_KEY) the event's own keys both ways
+    lookup = [k for k in keys.keys if k.startswith(HISTORY_KEY)] + _event_keys(event, (RES, LIFT))
     history = list(
         _stories(index.candidates(lookup, published - HORIZON, published, latest_first=True)).values()
     )
@@ -427,10 +433,12 @@ def _status(keys: StoryKeys, published: datetime, related: list[_Story]) -> Plac
     latest = max(related, key=lambda s: s.first, default=None)
     if latest is None or (latest.lift and not event.lift):
         return Placement(None)  # a new event, or restricted again after a lift
-    # the restriction the report is about: the closest in regions, the latest of those
+    # the restriction the report is about: of those since the last lift, the closest in regions and
+    # then the first (the one subscribers were alerted to; later ones repeat or update it)
+    lifted = max((s.first for s in related if s.lift), default=None)
     restriction = max(
-        (s for s in related if not s.lift),
-        key=lambda s: (region_overlap(s.regions, event.regions), s.first),
+        (s for s in related if not s.lift and (lifted is None or s.first > lifted)),
+        key=lambda s: (region_overlap(s.regions, event.regions), -s.first.timestamp()),
         default=None,
     )
     if restriction and event.lift and not latest.lift:
