@@ -89,6 +89,7 @@ def build_application(config: Config, engine: Engine) -> Application:
         ("unwatch", handlers.unwatch),
         ("keywords", handlers.keywords),
         ("latest", handlers.latest),
+        ("lang", handlers.lang),
         ("status", handlers.status),
     ):
         app.add_handler(CommandHandler(name, callback))

@@ -32,7 +32,7 @@ from newswatch.storage.stories import Story
 
 from .choices import story_text, wants
 from .pacing import Pacer
-from .render import render_alert
+from .render import Lead, choose_lead, lead_at, render_alert
 from .senders import Sender
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ class Delivery:
         self.history_sources: set[str] = set()  # sources on their first poll: their backlog is not news
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
-        self._stories: dict[str, tuple[Story, str] | None] = {}  # story and its alert, per run
+        self._stories: dict[str, tuple[Story, Story | None] | None] = {}  # story and parent, per run
+        self._alerts: dict[tuple[str, str | None, str], str] = {}  # (story, lang, lead link): text
 
     # --- fan-out -------------------------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class Delivery:
         """Fan out, send what is due, edit what grew. One run at a time."""
         async with self._lock:
             self._stories.clear()
+            self._alerts.clear()
             await asyncio.to_thread(self.fanout)
             await self.send_due()
             await self.edit_updated()
@@ -135,7 +137,7 @@ class Delivery:
                     or not self.pacer.chat_ready(row.chat_id)
                 ):
                     continue
-                alert = await self._alert(row.story_id)  # before the slot: the send follows it at once
+                alert = await self._alert(row)  # before the slot: the send follows it at once
                 await limit.acquire()
                 await self.pacer.slot(row.chat_id)
                 if self.stopping:
@@ -160,24 +162,43 @@ class Delivery:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _alert(self, story_id: str) -> tuple[Story, str] | None:
-        """The story and its rendered alert, read once per run."""
+    async def _story(self, story_id: str) -> tuple[Story, Story | None] | None:
+        """The story and the earlier one it updates, read once per run."""
         if story_id not in self._stories:
             story = await asyncio.to_thread(story_store.get, self.engine, story_id)
-            self._stories[story_id] = (story, render_alert(story)) if story else None
+            parent = None
+            if story is not None and story.parent_id:
+                parent = await asyncio.to_thread(story_store.get, self.engine, story.parent_id)
+            self._stories[story_id] = (story, parent) if story else None
         return self._stories[story_id]
 
-    async def _deliver(self, row: outbox.Delivery, alert: tuple[Story, str] | None) -> None:
+    async def _alert(self, row: outbox.Delivery, sent: bool = False) -> tuple[Story, Lead, str] | None:
+        """The story, the report its alert leads with, and the alert in the subscriber's language:
+        a new alert leads with the first report in that language, an edit keeps the sent lead.
+        Rendered once per (story, language, lead) and run."""
+        found = await self._story(row.story_id)
+        if found is None:
+            return None
+        story, parent = found
+        lead = lead_at(story, row.lead) if sent else choose_lead(story, row.lang)
+        key = (story.id, row.lang, lead.url)
+        if key not in self._alerts:
+            self._alerts[key] = render_alert(story, row.lang, lead=lead, parent=parent)
+        return story, lead, self._alerts[key]
+
+    async def _deliver(self, row: outbox.Delivery, alert: tuple[Story, Lead, str] | None) -> None:
         if alert is None:
             await asyncio.to_thread(outbox.drop, self.engine, row.id, "story not found")
             return
-        story, text = alert
+        story, lead, text = alert
         try:
             message_id = await self.sender.send(row.chat_id, text)
         except TelegramError as error:
             await asyncio.to_thread(self._failed, row, error)
             return
-        await asyncio.to_thread(outbox.mark_sent, self.engine, row.id, message_id, len(story.outlets))
+        await asyncio.to_thread(
+            outbox.mark_sent, self.engine, row.id, message_id, len(story.outlets), lead.url
+        )
 
     def _failed(self, row: outbox.Delivery, error: TelegramError) -> None:
         """Decide what a Telegram error means for this delivery (the order of checks matters:
@@ -215,10 +236,10 @@ class Delivery:
         for row in rows:
             if self.stopping:
                 return
-            alert = await self._alert(row.story_id)
+            alert = await self._alert(row, sent=True)
             if alert is None or row.message_id is None:
                 continue
-            story, text = alert
+            story, _, text = alert
             await self.pacer.slot(row.chat_id)
             try:
                 await self.sender.edit(row.chat_id, row.message_id, text)

@@ -39,15 +39,18 @@ COMMANDS = [
     BotCommand("unwatch", "Stop watching a keyword"),
     BotCommand("keywords", "List your keywords"),
     BotCommand("latest", "The latest alerts: /latest [N]"),
+    BotCommand("lang", "Alerts lead with Chinese or English reports: /lang zh|en"),
     BotCommand("help", "How this bot works"),
 ]
 HELP = (
     "I send an alert when an AI service (ChatGPT, the OpenAI API, Azure OpenAI, Gemini, Claude, "
     "DeepSeek…) is blocked, banned, suspended, discontinued or restricted in a country or region — or "
-    "when such a restriction is lifted. One alert per story, however many outlets report it.\n\n"
+    "when such a restriction is lifted. One alert per event, however many outlets report it, and an "
+    "update when it takes effect, is lifted or reaches further.\n\n"
     "/start — subscribe\n/stop — unsubscribe\n/regions — only some regions (default: all)\n"
     "/providers — only some providers (default: all)\n/watch KEYWORD — also get any story mentioning it\n"
-    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)"
+    "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)\n"
+    "/lang zh|en — lead alerts with the Chinese or the English report when there are both"
 )
 MAX_LATEST = 20
 
@@ -122,9 +125,14 @@ def _argument(context: ContextTypes.DEFAULT_TYPE) -> str:
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context):
         return
-    chat = update.effective_chat
+    chat, user = update.effective_chat, update.effective_user
     _, was_active = await _db(
-        subscribers.subscribe, _engine(context), chat.id, chat.type, chat.title or chat.full_name or ""
+        subscribers.subscribe,
+        _engine(context),
+        chat.id,
+        chat.type,
+        chat.title or chat.full_name or "",
+        subscribers.lang_of(user.language_code if user else None),
     )
     lead = "You are already subscribed." if was_active else "Subscribed."
     await reply(update, context, f"{lead}\n\n{html.escape(HELP)}")
@@ -255,6 +263,22 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, "Your keywords:\n" + "\n".join(f"• {esc(k)}" for k in sub.keywords))
 
 
+LANG_NAMES = {"zh": "Chinese", "en": "English"}
+
+
+async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lang zh|en: which report leads an alert when a story has reports in both languages."""
+    if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
+        return
+    choice = _argument(context).lower()
+    if choice not in subscribers.LANGS:
+        current = LANG_NAMES[sub.lang or "en"]
+        await reply(update, context, f"Usage: /lang zh or /lang en — alerts now lead with {current} reports.")
+        return
+    await _db(subscribers.set_lang, _engine(context), sub.chat_id, choice)
+    await reply(update, context, f"Alerts will lead with {LANG_NAMES[choice]} reports when there are any.")
+
+
 def _count(arg: str) -> int | None:
     """N of /latest N: decimal digits only ("²" is a digit int() refuses), 1 to MAX_LATEST."""
     if arg.isdecimal() and len(arg) <= 3 and 1 <= int(arg) <= MAX_LATEST:
@@ -276,7 +300,8 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not found:
         await reply(update, context, "No alerts yet.")
         return
-    await reply(update, context, join_within(render_story_line(s) for s in found[:count]))
+    language = sub.lang if sub else None
+    await reply(update, context, join_within(render_story_line(s, language) for s in found[:count]))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -62,6 +62,8 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("stories", "effective", "parent_id", "change"),
         _add_missing_columns("subscribers", "lang"),
     ),
+    # an alert led by the report in its subscriber's language keeps that lead when edited
+    4: _add_missing_columns("outbox", "lead"),
 }
 LATEST = max(MIGRATIONS)
 

@@ -28,6 +28,8 @@ class Delivery:
     attempts: int
     message_id: int | None = None
     rendered_count: int = 0
+    lang: str | None = None  # the subscriber's
+    lead: str | None = None  # the link of the outlet the sent alert led with
 
 
 def _insert_ignore(engine: Engine):
@@ -59,6 +61,8 @@ _COLUMNS = (
     outbox.c.attempts,
     outbox.c.message_id,
     outbox.c.rendered_count,
+    subscribers.c.lang,
+    outbox.c.lead,
 )
 
 
@@ -107,7 +111,9 @@ def _update(engine: Engine, delivery_id: int, **values) -> None:
         conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))
 
 
-def mark_sent(engine: Engine, delivery_id: int, message_id: int | None, rendered_count: int) -> None:
+def mark_sent(
+    engine: Engine, delivery_id: int, message_id: int | None, rendered_count: int, lead: str | None = None
+) -> None:
     _update(
         engine,
         delivery_id,
@@ -115,6 +121,7 @@ def mark_sent(engine: Engine, delivery_id: int, message_id: int | None, rendered
         message_id=message_id,
         sent_at=utcnow(),
         rendered_count=rendered_count,
+        lead=lead,
         last_error=None,
     )
 

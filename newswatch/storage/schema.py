@@ -159,6 +159,8 @@ outbox = Table(
     Column("message_id", BigInteger),
     Column("sent_at", UTCDateTime),
     Column("rendered_count", Integer, nullable=False, default=0),  # outlets shown in the sent message
+    # the outlet (its link) that led the sent alert, kept through edits; NULL: the story's first report
+    Column("lead", String(2048)),
     Column("last_error", Text),
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
     Index("ix_outbox_due", "status", "next_attempt"),

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, and_, func, select
 from .schema import outbox, subscribers, utcnow
 
 MAX_KEYWORDS = 50
+LANGS = ("zh", "en")  # what a subscriber's alerts can lead with
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Subscriber:
     providers: tuple[str, ...] = ()  # empty: every provider
     keywords: tuple[str, ...] = ()
     inactive_reason: str | None = None
-    lang: str | None = None  # "zh" | "en"; None until chosen (on /start from Telegram's language_code)
+    lang: str | None = None  # one of LANGS; None until chosen (on /start from Telegram's language_code)
 
 
 def _row(r) -> Subscriber:
@@ -46,8 +47,11 @@ def get(engine: Engine, chat_id: int) -> Subscriber | None:
     return _row(row) if row else None
 
 
-def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple[Subscriber, bool]:
-    """Create or reactivate; returns (subscriber, was it already active)."""
+def subscribe(
+    engine: Engine, chat_id: int, kind: str, title: str = "", lang: str | None = None
+) -> tuple[Subscriber, bool]:
+    """Create or reactivate; returns (subscriber, was it already active). ``lang`` is taken only
+    when none was chosen yet: a language set with /lang survives another /start."""
     now = utcnow()
     with engine.begin() as conn:
         row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).first()
@@ -61,6 +65,7 @@ def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple
                     regions=[],
                     providers=[],
                     keywords=[],
+                    lang=lang,
                     created=now,
                     updated=now,
                 )
@@ -71,7 +76,14 @@ def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple
             conn.execute(
                 subscribers.update()
                 .where(subscribers.c.id == row.id)
-                .values(active=True, kind=kind, title=title or row.title, updated=now, inactive_reason=None)
+                .values(
+                    active=True,
+                    kind=kind,
+                    title=title or row.title,
+                    lang=row.lang or lang,
+                    updated=now,
+                    inactive_reason=None,
+                )
             )
     found = get(engine, chat_id)
     assert found is not None
@@ -135,6 +147,22 @@ def update_choices(engine: Engine, chat_id: int, **choices: list[str]) -> Subscr
             .values(updated=utcnow(), **{k: sorted(set(v)) for k, v in choices.items()})
         )
     return get(engine, chat_id)
+
+
+def set_lang(engine: Engine, chat_id: int, lang: str) -> Subscriber | None:
+    """The language alerts lead with: "zh" or "en" (see ``LANGS``)."""
+    assert lang in LANGS
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.update().where(subscribers.c.chat_id == chat_id).values(lang=lang, updated=utcnow())
+        )
+    return get(engine, chat_id)
+
+
+def lang_of(language_code: str | None) -> str:
+    """Telegram's ``language_code`` (an IETF tag such as "zh-hans" or "en-GB") as a subscriber's
+    language: Chinese for any zh tag, English otherwise."""
+    return "zh" if (language_code or "").lower().startswith("zh") else "en"
 
 
 def active(engine: Engine) -> list[Subscriber]:
