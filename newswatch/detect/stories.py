@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -44,7 +45,9 @@ from ..models import Detection, Tags
 from .text import MAX_DETECT_CHARS
 
 WINDOW = timedelta(days=7)  # reports join a story within a week of its first report
-HORIZON = timedelta(days=120)  # how far back an event's history goes: Korea's lift came ten weeks on
+# How far back an event's history goes: Italy's lift came four weeks after the block, Korea's ten
+# weeks, Apple Intelligence and Meta AI reached the EU nine months after being withheld.
+HORIZON = timedelta(days=366)
 NUM_PERM = 64
 BANDS, ROWS = 16, 4  # 16 x 4 = 64: candidates from Jaccard ~0.5 up
 MIN_JACCARD = 0.6
@@ -321,15 +324,16 @@ class _Story:
 
     def tells(self, event: Event) -> bool:
         """The same event: agreeing, the same direction, and regions that are mostly those of one of
-        its reports or of all together, or a part of what two of its reports name (a Chinese outlet
-        naming only China for a rule on China, Russia, Iran and North Korea; one round-up alone
-        does not make its countries one event)."""
+        its reports or of all together, or a part of what two of its reports name alike (a Chinese
+        outlet naming only China for a rule on China, Russia, Iran and North Korea; round-ups that
+        list different countries do not make them one event)."""
         if not (self.agrees(event) and self.lift == event.lift):
             return False
         return (
             region_overlap(event.regions, self.regions) >= MIN_REGION_OVERLAP
             or any(region_overlap(event.regions, e.regions) >= MIN_REGION_OVERLAP for e in self.events)
-            or sum(event.regions <= e.regions for e in self.events) >= 2
+            or max(Counter(e.regions for e in self.events if event.regions <= e.regions).values(), default=0)
+            >= 2
         )
 
     def apart(self, other: _Story) -> bool:
