@@ -169,6 +169,38 @@ def test_a_version_2_store_gains_the_event_columns_and_keeps_its_rows(store_url,
     assert sub.lang is None
 
 
+def test_a_version_3_store_gains_the_alert_lead_and_its_sent_alerts_keep_their_first_report(
+    store_url, engines
+):
+    """Alerts sent before v4 led with the story's first report: their lead reads back as NULL, which
+    edits take as that report."""
+    engine = open_store(store_url, engines, upgrade=False)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn)
+        conn.execute(text('ALTER TABLE outbox DROP COLUMN "lead"'))
+        conn.execute(schema.schema_version.insert().values(version=3))
+    saved = save(engine, "https://www.neowin.net/news/1/")
+    sub, _ = subscribers.subscribe(engine, 42, "private")
+    with engine.begin() as conn:
+        v3_outbox = Table("outbox", MetaData(), autoload_with=conn)
+        conn.execute(
+            v3_outbox.insert().values(
+                subscriber_id=sub.id,
+                story_id=saved.story_id,
+                status="sent",
+                attempts=0,
+                next_attempt=WHEN,
+                message_id=7,
+                rendered_count=1,
+            )
+        )
+    assert migrate(engine) == 3
+
+    with engine.connect() as conn:
+        assert "lead" in {c["name"] for c in inspect(conn).get_columns("outbox")}
+        assert conn.execute(select(schema.outbox.c.lead, schema.outbox.c.message_id)).one() == (None, 7)
+
+
 def test_an_upgrade_interrupted_before_migration_1_resumes_with_one_version_row(store_url, engines):
     engine = open_store(store_url, engines, upgrade=False)
     with engine.begin() as conn:
