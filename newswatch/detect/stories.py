@@ -10,10 +10,10 @@ candidates is an indexed query, not a scan:
   estimated Jaccard similarity of the two signatures;
 - ``e:{provider}:{region}:{res|lift}`` the event, one key per provider and region, language-neutral.
   The lookup is tolerant so that reports with different detail meet: one naming ChatGPT and one
-  naming OpenAI, one saying mainland China and one adding Hong Kong. :func:`same_event` then
-  confirms strictly, so that distinct events never join even when they share a provider and a
-  region: the API block and ChatGPT sign-ups, Texas and New York, government devices and consumer
-  downloads, Italy's block and its lifting.
+  naming OpenAI, one saying mainland China and one adding Hong Kong. The candidate story confirms
+  strictly (``_Story.tells``, against every report of it), so that distinct events never join even
+  when they share a provider and a region: the API block and ChatGPT sign-ups, Texas and New York,
+  government devices and consumer downloads, Italy's block and its lifting.
 - ``w:{provider}`` every on-topic report of a provider: the history an event is judged against.
 
 A report joins the earliest matching story whose first report is within ``WINDOW`` of it. A report
@@ -274,17 +274,6 @@ def same_identity(a: Event, b: Event) -> bool:
 
 def region_overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
-
-
-def same_event(a: Event, b: Event) -> bool:
-    """One event told twice: the same identity and direction, and mostly the same regions, so that
-    a report adding Hong Kong joins but a round-up of five countries does not swallow one country's
-    story."""
-    return (
-        a.lift == b.lift
-        and same_identity(a, b)
-        and region_overlap(a.regions, b.regions) >= MIN_REGION_OVERLAP
-    )
 
 
 # --- placing a report -----------------------------------------------------------------------------

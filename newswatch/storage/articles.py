@@ -44,7 +44,10 @@ class SqlStoryIndex:
     def candidates(
         self, keys: Sequence[str], since: datetime, until: datetime, *, latest_first: bool = False
     ) -> list[Candidate]:
-        rows = self.conn.execute(
+        """One indexed range scan for all keys, the earliest first; or, for an event's history over a
+        year, one backward scan per key, so that a busy provider's latest stories are never cut off
+        by a sort of everything it ever had."""
+        query = (
             select(
                 story_keys.c.story_id,
                 story_keys.c.key,
@@ -60,10 +63,24 @@ class SqlStoryIndex:
             )
             .join(articles, articles.c.id == story_keys.c.article_id)
             .join(stories, stories.c.id == story_keys.c.story_id)
-            .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
-            .order_by(story_keys.c.published.desc() if latest_first else story_keys.c.published)
+            .where(story_keys.c.published.between(since, until))
             .limit(self.LIMIT)
         )
+        if latest_first:
+            rows = [
+                row
+                for key in dict.fromkeys(keys)
+                for row in self.conn.execute(
+                    query.where(story_keys.c.key == key).order_by(story_keys.c.published.desc())
+                )
+            ]
+            rows.sort(key=lambda r: r.published, reverse=True)
+        else:
+            rows = list(
+                self.conn.execute(
+                    query.where(story_keys.c.key.in_(list(keys))).order_by(story_keys.c.published)
+                )
+            )
         return [
             Candidate(
                 r.story_id,
