@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, MetaData, Table, select, text
 
-from newswatch.detect.evaluation import Report, evaluate, load_corpus
+from newswatch.detect.evaluation import Report, evaluate, load_corpora
 from newswatch.detect.stories import (
     EFFECTIVE,
     EXTENDED,
@@ -640,7 +640,7 @@ def scored(request: pytest.FixtureRequest) -> tuple[str, Report]:
     paths = SPLITS[request.param]
     if not all(p.exists() for p in paths):
         pytest.skip(f"{request.param}: {', '.join(p.name for p in paths)} not there")
-    return request.param, evaluate(load_corpus(*paths))
+    return request.param, evaluate(load_corpora(paths))
 
 
 def test_with_the_labels_reports_of_one_event_join_and_distinct_events_never_do(scored) -> None:

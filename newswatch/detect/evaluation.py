@@ -100,14 +100,13 @@ class Report:
     errors: list[str] = field(default_factory=list)
 
 
-def load_corpus(*paths: Path) -> list[dict[str, Any]]:
-    """The items of one or more JSON Lines files (a split may span several files)."""
-    return [
-        json.loads(line)
-        for path in paths
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+def load_corpus(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_corpora(paths: list[Path]) -> list[dict[str, Any]]:
+    """Several files scored as one corpus (a split written in parts: ``tune-a``, ``tune-b``)."""
+    return [item for path in paths for item in load_corpus(path)]
 
 
 def _published(item: dict[str, Any]) -> datetime:
