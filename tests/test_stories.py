@@ -510,7 +510,7 @@ def test_an_events_history_outlives_the_join_keys(engine: Engine) -> None:
     articles.prune_keys(engine, T0 + 70 * DAY)  # housekeeping ran meanwhile
     with engine.connect() as conn:
         kept = set(conn.execute(select(schema.story_keys.c.key)).scalars())
-    assert kept == {"w:deepseek"}
+    assert kept == {"e:deepseek:KR:res", "w:deepseek"}  # the join keys are gone
     lift = save(
         engine,
         "https://b.example/1",

@@ -14,7 +14,8 @@ candidates is an indexed query, not a scan:
   strictly (``_Story.tells``, against every report of it), so that distinct events never join even
   when they share a provider and a region: the API block and ChatGPT sign-ups, Texas and New York,
   government devices and consumer downloads, Italy's block and its lifting.
-- ``w:{provider}`` every on-topic report of a provider: the history an event is judged against.
+- ``w:{provider}`` every on-topic report of a provider: where a report saying it extends a
+  restriction finds it, whatever its regions.
 
 A report joins the earliest matching story whose first report is within ``WINDOW`` of it. A report
 that joins nothing starts a story, and its provider's stories ``HORIZON`` back say what kind:
@@ -67,7 +68,8 @@ _IN_EFFECT_RE = re.compile(
     r"|\bgoes live\b|\bfrom today\b|生效|正式实施|今日起|今天起"
 )
 
-HISTORY_KEY = "w:"  # kept for HORIZON; the other keys only join reports within WINDOW
+PROVIDER_KEY = "w:"
+HISTORY_KEYS = ("e:", PROVIDER_KEY)  # kept for HORIZON; the others only join reports within WINDOW
 RES, LIFT = "res", "lift"
 LIFTED, EFFECTIVE, EXTENDED = "lifted", "effective", "extended"  # stories.change
 
@@ -85,13 +87,19 @@ class Event:
 
     @classmethod
     def of(cls, tags: Tags, places: Iterable[str] = ()) -> Event:
+        return cls.stored(tags.as_dict(), places)
+
+    @classmethod
+    def stored(cls, tags: dict, places: Iterable[str] = ()) -> Event:
+        """From an article's stored tags (``Tags.as_dict``; older rows lack ``audience``), cheaply:
+        a lookup in a busy store builds hundreds."""
         return cls(
-            frozenset(tags.providers),
-            frozenset(tags.services),
-            frozenset(tags.regions),
+            frozenset(tags.get("providers", ())),
+            frozenset(tags.get("services", ())),
+            frozenset(tags.get("regions", ())),
             frozenset(places),
-            frozenset(tags.audience),
-            "lift" in tags.actions,
+            frozenset(tags.get("audience", ())),
+            "lift" in tags.get("actions", ()),
         )
 
 
@@ -166,7 +174,7 @@ def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
         return StoryKeys(tuple(keys), signature)
     event = Event.of(detection.tags, detection.places)
     keys += _event_keys(event, (LIFT if event.lift else RES,))
-    keys += [f"{HISTORY_KEY}{p}" for p in sorted(event.providers)]
+    keys += [f"{PROVIDER_KEY}{p}" for p in sorted(event.providers)]
     lead = normalized_text[:_LEAD_CHARS]
     return StoryKeys(
         tuple(keys),
@@ -295,6 +303,10 @@ class _Story:
         return self.events[0].lift
 
     @property
+    def providers(self) -> frozenset[str]:
+        return frozenset().union(*(e.providers for e in self.events))
+
+    @property
     def regions(self) -> frozenset[str]:
         return frozenset().union(*(e.regions for e in self.events))
 
@@ -368,32 +380,48 @@ def choose_story(keys: StoryKeys, candidates: Iterable[Candidate], published: da
 
 
 def place(index: StoryIndex, keys: StoryKeys, published: datetime) -> Placement:
-    """Where a report goes (see the module docstring). The provider's history is looked up only for
-    an on-topic report that joins no story, or says it extends one."""
+    """Where a report goes (see the module docstring). An event's history is looked up only for an
+    on-topic report that joins no story, or says it extends one."""
     joined = choose_story(
         keys, index.candidates(keys.keys, published - WINDOW, published + WINDOW), published
     )
     event = keys.event
     if event is None or (joined and not keys.extends):
         return Placement(joined)
-    # the provider's stories, and (for stores older than HISTORY_KEY) the event's own keys both ways
-    lookup = [k for k in keys.keys if k.startswith(HISTORY_KEY)] + _event_keys(event, (RES, LIFT))
-    history = list(
-        _stories(index.candidates(lookup, published - HORIZON, published, latest_first=True)).values()
-    )
-    if keys.extends and (parent := _extended(event, [s for s in history if not joined or s.id == joined])):
-        placement = Placement(None, parent.id, EXTENDED)
-    elif joined:
+    if keys.extends:  # the restriction it extends may lie in other regions: the provider's stories
+        providers = [k for k in keys.keys if k.startswith(PROVIDER_KEY)]
+        stories = [s for s in _history(index, providers, published) if not joined or s.id == joined]
+        if parent := _extended(event, stories):
+            return _first_of_change(index, Placement(None, parent.id, EXTENDED), event, parent, published)
+    if joined:
         return Placement(joined)
-    else:
-        related = [s for s in history if s.regions & event.regions and s.agrees(event)]
-        placement = _status(keys, published, related)
-    # a second report of the same change joins the first one's story
+    history = _history(index, _event_keys(event, (RES, LIFT)), published)
+    related = [s for s in history if s.regions & event.regions and s.agrees(event)]
+    placement = _status(keys, published, related)
+    if placement.parent_id is None:
+        return placement
+    parent = next(s for s in related if s.id == placement.parent_id)
+    return _first_of_change(index, placement, event, parent, published)
+
+
+def _history(index: StoryIndex, keys: list[str], published: datetime) -> list[_Story]:
+    """The stories holding ``keys`` over ``HORIZON`` before ``published``, the latest first."""
+    return list(_stories(index.candidates(keys, published - HORIZON, published, latest_first=True)).values())
+
+
+def _first_of_change(
+    index: StoryIndex, placement: Placement, event: Event, parent: _Story, published: datetime
+) -> Placement:
+    """A second report of the same change joins the first one's story (a Hong Kong report of the
+    block taking effect joins the mainland's): looked up in the report's and the parent's regions."""
+    where = Event(
+        event.providers | parent.providers, frozenset(), event.regions | parent.regions, lift=event.lift
+    )
+    lookup = _event_keys(where, (LIFT if event.lift else RES,))
     siblings = [
         s
-        for s in history
-        if placement.parent_id
-        and (s.parent_id, s.change) == (placement.parent_id, placement.change)
+        for s in _stories(index.candidates(lookup, published - WINDOW, published + WINDOW)).values()
+        if (s.parent_id, s.change) == (placement.parent_id, placement.change)
         and abs(published - s.first) <= WINDOW
     ]
     return Placement(min(siblings, key=lambda s: s.first).id) if siblings else placement

@@ -9,7 +9,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..detect.stories import HISTORY_KEY, HORIZON, Candidate, Event, Placement, StoryKeys, new_story_id, place
+from ..detect.stories import (
+    HISTORY_KEYS,
+    HORIZON,
+    Candidate,
+    Event,
+    Placement,
+    StoryKeys,
+    new_story_id,
+    place,
+)
 from ..models import Article, Detection, Tags
 from .schema import articles, stories, story_keys, utcnow
 
@@ -87,7 +96,7 @@ class SqlStoryIndex:
                 r.key,
                 r.published,
                 r.signature or b"",
-                Event.of(Tags.from_dict(r.tags), r.places or ()) if r.relevant else None,
+                Event.stored(r.tags or {}, r.places or ()) if r.relevant and r.key[0] in "ew" else None,
                 r.first,
                 r.effective,
                 r.parent_id,
@@ -225,14 +234,14 @@ JOIN_KEY_RETENTION = timedelta(days=30)  # join keys are looked up within a week
 
 def prune_keys(engine: Engine, now: datetime) -> None:
     """Drop lookup keys that can no longer matter: join keys after ``JOIN_KEY_RETENTION``, the
-    provider keys an event's history is read from after ``HORIZON`` (a lift ten weeks on must
-    still find the restriction)."""
+    event and provider keys an event's history is read from after ``HORIZON`` (a lift months on
+    must still find the restriction)."""
     with engine.begin() as conn:
         conn.execute(delete(story_keys).where(story_keys.c.published < now - HORIZON))
         conn.execute(
             delete(story_keys).where(
                 story_keys.c.published < now - JOIN_KEY_RETENTION,
-                story_keys.c.key.not_like(f"{HISTORY_KEY}%"),
+                *(story_keys.c.key.not_like(f"{prefix}%") for prefix in HISTORY_KEYS),
             )
         )
 
