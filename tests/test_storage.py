@@ -130,6 +130,7 @@ def test_a_version_2_store_gains_the_event_columns_and_keeps_its_rows(store_url,
     with engine.begin() as conn:  # today's tables without v3's columns are v2's tables
         schema.metadata.create_all(conn)
         conn.execute(text("DROP INDEX ix_stories_parent_id"))
+        conn.execute(text("DROP INDEX ix_stories_first"))  # v4's, over v3's columns
         for table, columns in V3_COLUMNS.items():
             for column in columns:
                 conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
@@ -169,15 +170,14 @@ def test_a_version_2_store_gains_the_event_columns_and_keeps_its_rows(store_url,
     assert sub.lang is None
 
 
-def test_a_version_3_store_gains_the_alert_lead_and_its_sent_alerts_keep_their_first_report(
-    store_url, engines
-):
+def test_a_version_3_store_gains_the_alert_lead_and_the_story_index_and_keeps_its_alerts(store_url, engines):
     """Alerts sent before v4 led with the story's first report: their lead reads back as NULL, which
     edits take as that report."""
     engine = open_store(store_url, engines, upgrade=False)
     with engine.begin() as conn:
         schema.metadata.create_all(conn)
         conn.execute(text('ALTER TABLE outbox DROP COLUMN "lead"'))
+        conn.execute(text("DROP INDEX ix_stories_first"))
         conn.execute(schema.schema_version.insert().values(version=3))
     saved = save(engine, "https://www.neowin.net/news/1/")
     sub, _ = subscribers.subscribe(engine, 42, "private")
@@ -198,6 +198,7 @@ def test_a_version_3_store_gains_the_alert_lead_and_its_sent_alerts_keep_their_f
 
     with engine.connect() as conn:
         assert "lead" in {c["name"] for c in inspect(conn).get_columns("outbox")}
+        assert "ix_stories_first" in {i["name"] for i in inspect(conn).get_indexes("stories")}
         assert conn.execute(select(schema.outbox.c.lead, schema.outbox.c.message_id)).one() == (None, 7)
 
 

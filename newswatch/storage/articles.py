@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..detect.stories import (
@@ -40,11 +40,37 @@ def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
     return found
 
 
+_CANDIDATES = (
+    select(
+        story_keys.c.story_id,
+        story_keys.c.key,
+        story_keys.c.published,
+        articles.c.signature,
+        articles.c.relevant,
+        articles.c.tags,
+        articles.c.places,
+        stories.c.published.label("first"),  # read from ix_stories_first alone: a covering index
+        stories.c.effective,
+        stories.c.parent_id,
+        stories.c.change,
+    )
+    .join(articles, articles.c.id == story_keys.c.article_id)
+    .join(stories, stories.c.id == story_keys.c.story_id)
+    .where(story_keys.c.published.between(bindparam("since"), bindparam("until")))
+    .limit(200)
+)
+# Built once with bound parameters, so that SQLAlchemy compiles each shape once, not per article.
+_JOIN_LOOKUP = _CANDIDATES.where(story_keys.c.key.in_(bindparam("keys", expanding=True))).order_by(
+    story_keys.c.published
+)
+_HISTORY_LOOKUP = _CANDIDATES.where(story_keys.c.key == bindparam("key")).order_by(
+    story_keys.c.published.desc()
+)
+
+
 class SqlStoryIndex:
     """The :class:`StoryIndex` of the store: an indexed range query on (key, published), with what
     each candidate's story says so far (its first report, effective date, parent)."""
-
-    LIMIT = 200
 
     def __init__(self, conn: Connection, article_id: int):
         self.conn = conn
@@ -56,40 +82,16 @@ class SqlStoryIndex:
         """One indexed range scan for all keys, the earliest first; or, for an event's history over a
         year, one backward scan per key, so that a busy provider's latest stories are never cut off
         by a sort of everything it ever had."""
-        query = (
-            select(
-                story_keys.c.story_id,
-                story_keys.c.key,
-                story_keys.c.published,
-                articles.c.signature,
-                articles.c.relevant,
-                articles.c.tags,
-                articles.c.places,
-                stories.c.published.label("first"),
-                stories.c.effective,
-                stories.c.parent_id,
-                stories.c.change,
-            )
-            .join(articles, articles.c.id == story_keys.c.article_id)
-            .join(stories, stories.c.id == story_keys.c.story_id)
-            .where(story_keys.c.published.between(since, until))
-            .limit(self.LIMIT)
-        )
+        span = {"since": since, "until": until}
         if latest_first:
             rows = [
                 row
                 for key in dict.fromkeys(keys)
-                for row in self.conn.execute(
-                    query.where(story_keys.c.key == key).order_by(story_keys.c.published.desc())
-                )
+                for row in self.conn.execute(_HISTORY_LOOKUP, {**span, "key": key})
             ]
             rows.sort(key=lambda r: r.published, reverse=True)
         else:
-            rows = list(
-                self.conn.execute(
-                    query.where(story_keys.c.key.in_(list(keys))).order_by(story_keys.c.published)
-                )
-            )
+            rows = list(self.conn.execute(_JOIN_LOOKUP, {**span, "keys": list(keys)}))
         return [
             Candidate(
                 r.story_id,

@@ -44,6 +44,15 @@ def _add_missing_columns(table: str, *columns: str) -> Migration:
     return migrate
 
 
+def _create_missing_indexes(table: str, *names: str) -> Migration:
+    def migrate(conn: Connection) -> None:
+        for index in schema.metadata.tables[table].indexes:
+            if index.name in names:
+                index.create(conn, checkfirst=True)
+
+    return migrate
+
+
 def _steps(*migrations: Migration) -> Migration:
     def migrate(conn: Connection) -> None:
         for step in migrations:
@@ -62,8 +71,9 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("stories", "effective", "parent_id", "change"),
         _add_missing_columns("subscribers", "lang"),
     ),
-    # an alert led by the report in its subscriber's language keeps that lead when edited
-    4: _add_missing_columns("outbox", "lead"),
+    # an alert led by the report in its subscriber's language keeps that lead when edited; story
+    # lookup reads candidates' stories from an index
+    4: _steps(_add_missing_columns("outbox", "lead"), _create_missing_indexes("stories", "ix_stories_first")),
 }
 LATEST = max(MIGRATIONS)
 

@@ -117,6 +117,8 @@ stories = Table(
     # audience) is a story of its own that names the earlier one.
     Column("parent_id", String(16), index=True),
     Column("change", String(16)),  # NULL (a new event) | "effective" | "lifted" | "extended"
+    # covers what story lookup reads of each candidate's story: no visit to the wide rows
+    Index("ix_stories_first", "id", "published", "effective", "parent_id", "change"),
 )
 
 story_keys = Table(
