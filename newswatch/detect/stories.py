@@ -87,7 +87,7 @@ class Event:
 
     @classmethod
     def of(cls, tags: Tags, places: Iterable[str] = ()) -> Event:
-        return cls.stored(tags.as_dict(), places)
+        return cls.stored(vars(tags), places)
 
     @classmethod
     def stored(cls, tags: dict, places: Iterable[str] = ()) -> Event:
@@ -111,8 +111,17 @@ class StoryKeys:
     signature: bytes  # MinHash values, uint32 little-endian; empty for texts too short to sign
     event: Event | None = None  # on-topic reports only
     effective: date | None = None  # when the report says the change takes or took effect
-    extends: bool = False  # its lead says the restriction reaches further than before
-    in_effect: bool = False  # its lead says the restriction has taken effect
+    lead: str = ""  # the start of its normalized text: headline and first paragraph
+
+    @property
+    def extends(self) -> bool:
+        """Its lead says the restriction reaches further than before."""
+        return bool(_EXTENDS_RE.search(self.lead))
+
+    @property
+    def in_effect(self) -> bool:
+        """Its lead says the restriction has taken effect."""
+        return bool(_IN_EFFECT_RE.search(self.lead))
 
 
 @dataclass(frozen=True)
@@ -175,15 +184,7 @@ def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
     event = Event.of(detection.tags, detection.places)
     keys += _event_keys(event, (LIFT if event.lift else RES,))
     keys += [f"{PROVIDER_KEY}{p}" for p in sorted(event.providers)]
-    lead = normalized_text[:_LEAD_CHARS]
-    return StoryKeys(
-        tuple(keys),
-        signature,
-        event,
-        detection.effective,
-        extends=bool(_EXTENDS_RE.search(lead)),
-        in_effect=bool(_IN_EFFECT_RE.search(lead)),
-    )
+    return StoryKeys(tuple(keys), signature, event, detection.effective, normalized_text[:_LEAD_CHARS])
 
 
 def _event_keys(event: Event, directions: Iterable[str]) -> list[str]:
