@@ -134,6 +134,7 @@ def build_application(
         ("unwatch", handlers.unwatch),
         ("keywords", handlers.keywords),
         ("latest", handlers.latest),
+        ("lang", handlers.lang),
         ("status", handlers.status),
         ("tracker", tracker_commands.tracker_command),
         ("quiet", schedule_commands.quiet),

@@ -54,7 +54,7 @@ from newswatch.storage.stories import Story
 from .choices import story_text, wants
 from .digest import heading, render_digest
 from .pacing import Pacer
-from .render import render_alert
+from .render import Lead, choose_lead, lead_at, render_alert
 from .schedule import Schedule
 from .senders import Sender
 
@@ -81,6 +81,7 @@ class Sent:
     unit: outbox.Unit
     message_id: int | None
     rendered_count: int
+    lead: str | None = None  # the link of the report an alert led with
 
 
 def store_problem(error: SQLAlchemyError) -> str:
@@ -117,7 +118,8 @@ class Delivery:
         self.history_sources: set[str] = set()  # sources on their first poll: their backlog is not news
         self._lock = asyncio.Lock()
         self._in_flight: set[int] = set()
-        self._stories: dict[str, tuple[Story, str] | None] = {}  # story and its alert, per run
+        self._stories: dict[str, tuple[Story, Story | None] | None] = {}  # story and parent, per run
+        self._alerts: dict[tuple[str, str | None, str], str] = {}  # (story, lang, lead link): text
         self.unrecorded: dict[tuple[str, int], Sent] = {}  # unit key -> sent, but the store refused it
         self._refused_since: float | None = None  # monotonic time the store began refusing writes
         self._reported_at = -STORE_REPORT_EVERY
@@ -169,7 +171,7 @@ class Delivery:
                 continue
             schedule = Schedule.of(subscriber)
             daily = schedule.local(self.clock()).date() if schedule.digest else None
-            parts = render_digest(items, heading(len(items), daily), schedule.tz)
+            parts = render_digest(items, heading(len(items), daily), schedule.tz, subscriber.lang)
             composed += len(outbox.compose(self.engine, subscriber.id, [(p.text, p.row_ids) for p in parts]))
         return composed
 
@@ -180,6 +182,7 @@ class Delivery:
         refuses writes."""
         async with self._lock:
             self._stories.clear()
+            self._alerts.clear()
             self._halted = False
             try:
                 await asyncio.to_thread(self._writes_work)
@@ -301,39 +304,59 @@ class Delivery:
             *outbox.due(self.engine, now, console=self.console),
         ]
 
-    async def _alert(self, story_id: str) -> tuple[Story, str] | None:
-        """The story and its rendered alert, read once per run."""
+    async def _story(self, story_id: str) -> tuple[Story, Story | None] | None:
+        """The story and the earlier one it updates, read once per run."""
         if story_id not in self._stories:
             story = await asyncio.to_thread(story_store.get, self.engine, story_id)
-            self._stories[story_id] = (story, render_alert(story)) if story else None
+            parent = None
+            if story is not None and story.parent_id:
+                parent = await asyncio.to_thread(story_store.get, self.engine, story.parent_id)
+            self._stories[story_id] = (story, parent) if story else None
         return self._stories[story_id]
 
-    async def _message(self, unit: outbox.Unit) -> tuple[str, int] | None:
-        """What to send, and the number of outlets it shows (a digest names none); None: the
-        alert's story is gone."""
+    async def _message(self, unit: outbox.Unit) -> tuple[str, int, str | None] | None:
+        """What to send, the number of outlets it shows and the link of the report it leads with (a
+        digest names none); None: the alert's story is gone."""
         if isinstance(unit, outbox.DigestPart):
-            return unit.text, 0
-        alert = await self._alert(unit.story_id)
-        return (alert[1], len(alert[0].outlets)) if alert else None
+            return unit.text, 0, None
+        alert = await self._alert(unit)
+        if alert is None:
+            return None
+        story, lead, text = alert
+        return text, len(story.outlets), lead.url
 
-    async def _deliver(self, unit: outbox.Unit, message: tuple[str, int] | None) -> None:
+    async def _alert(self, row: outbox.Delivery, sent: bool = False) -> tuple[Story, Lead, str] | None:
+        """The story, the report its alert leads with, and the alert in the subscriber's language:
+        a new alert leads with the first report in that language, an edit keeps the sent lead.
+        Rendered once per (story, language, lead) and run."""
+        found = await self._story(row.story_id)
+        if found is None:
+            return None
+        story, parent = found
+        lead = lead_at(story, row.lead) if sent else choose_lead(story, row.lang)
+        key = (story.id, row.lang, lead.url)
+        if key not in self._alerts:
+            self._alerts[key] = render_alert(story, row.lang, lead=lead, parent=parent)
+        return story, lead, self._alerts[key]
+
+    async def _deliver(self, unit: outbox.Unit, message: tuple[str, int, str | None] | None) -> None:
         try:
             await self._send(unit, message)
         except SQLAlchemyError as error:
             self.store_refused(error)
 
-    async def _send(self, unit: outbox.Unit, message: tuple[str, int] | None) -> None:
+    async def _send(self, unit: outbox.Unit, message: tuple[str, int, str | None] | None) -> None:
         if message is None:
             await asyncio.to_thread(outbox.drop, self.engine, unit, "story not found")
             metrics.alerts_dropped("story_missing")
             return
-        text, rendered_count = message
+        text, rendered_count, lead = message
         try:
             message_id = await self.sender.send(unit.chat_id, text)
         except TelegramError as error:  # nothing was sent: if the store refuses this, it is tried again
             await asyncio.to_thread(self._failed, unit, error)
             return
-        sent = Sent(unit, message_id, rendered_count)
+        sent = Sent(unit, message_id, rendered_count, lead)
         try:
             await asyncio.to_thread(self._record, sent)
         except SQLAlchemyError:
@@ -345,7 +368,7 @@ class Delivery:
             metrics.ALERTS_SENT.inc()
 
     def _record(self, sent: Sent) -> None:
-        outbox.mark_sent(self.engine, sent.unit, sent.message_id, sent.rendered_count)
+        outbox.mark_sent(self.engine, sent.unit, sent.message_id, sent.rendered_count, sent.lead)
 
     def _failed(self, unit: outbox.Unit, error: TelegramError) -> None:
         """Decide what a Telegram error means for this delivery (the order of checks matters:
@@ -384,10 +407,10 @@ class Delivery:
         for row in rows:
             if self.stopping:
                 return
-            alert = await self._alert(row.story_id)
+            alert = await self._alert(row, sent=True)
             if alert is None or row.message_id is None:
                 continue
-            story, text = alert
+            story, _, text = alert
             await self.pacer.slot(row.chat_id)
             try:
                 await self.sender.edit(row.chat_id, row.message_id, text)

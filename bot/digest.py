@@ -42,15 +42,20 @@ def heading(count: int, daily: date | None) -> str:
 
 
 def render_digest(
-    items: Sequence[tuple[int, Story]], title: str, tz: tzinfo, limit: int = TELEGRAM_TEXT_LIMIT
+    items: Sequence[tuple[int, Story]],
+    title: str,
+    tz: tzinfo,
+    lang: str | None = None,
+    limit: int = TELEGRAM_TEXT_LIMIT,
 ) -> list[Part]:
-    """(row id, story) in order -> the digest's messages, each within ``limit`` UTF-16 units. Every
-    message has room for its heading with the largest number a digest can have ("(999/999)")."""
+    """(row id, story) in order -> the digest's messages, each within ``limit`` UTF-16 units, each
+    story led by its first report in ``lang``. Every message has room for its heading with the
+    largest number a digest can have ("(999/999)")."""
     room = limit - visible_length(esc(NUMBERED.format(heading=title, part=999, parts=999))) - 1
     chunks: list[list[tuple[int, str]]] = [[]]
     used = 0
     for row_id, story in items:
-        line = render_story_line(story, tz)
+        line = render_story_line(story, lang, tz)
         size = visible_length(line) + 1
         if chunks[-1] and used + size > room:
             chunks.append([])

@@ -42,6 +42,7 @@ COMMANDS = [
     BotCommand("unwatch", "Stop watching a keyword"),
     BotCommand("keywords", "List your keywords"),
     BotCommand("latest", "The latest alerts: /latest [N]"),
+    BotCommand("lang", "Alerts lead with Chinese or English reports: /lang zh|en"),
     BotCommand("tracker", "What is restricted where: /tracker [provider|region]"),
     BotCommand("quiet", "Hold alerts at night: /quiet 23:00-08:00 or /quiet off"),
     BotCommand("digest", "One digest a day instead: /digest daily 09:00 or /digest off"),
@@ -51,10 +52,12 @@ COMMANDS = [
 HELP = (
     "I send an alert when an AI service (ChatGPT, the OpenAI API, Azure OpenAI, Gemini, Claude, "
     "DeepSeek…) is blocked, banned, suspended, discontinued or restricted in a country or region — or "
-    "when such a restriction is lifted. One alert per story, however many outlets report it.\n\n"
+    "when such a restriction is lifted. One alert per event, however many outlets report it, and an "
+    "update when it takes effect, is lifted or reaches further.\n\n"
     "/start — subscribe\n/stop — unsubscribe\n/regions — only some regions (default: all)\n"
     "/providers — only some providers (default: all)\n/watch KEYWORD — also get any story mentioning it\n"
     "/unwatch KEYWORD\n/keywords — your keywords\n/latest [N] — the last N alerts (1–20)\n"
+    "/lang zh|en — lead alerts with the Chinese or the English report when there are both\n"
     "/tracker [provider|region] — what is restricted where, and since when\n"
     "/quiet 23:00-08:00 — hold alerts then, and get them as one digest when the hours end (/quiet off)\n"
     "/digest daily 09:00 — one digest a day instead of instant alerts (/digest off)\n"
@@ -133,9 +136,14 @@ def _argument(context: ContextTypes.DEFAULT_TYPE) -> str:
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context):
         return
-    chat = update.effective_chat
+    chat, user = update.effective_chat, update.effective_user
     _, was_active = await _db(
-        subscribers.subscribe, _engine(context), chat.id, chat.type, chat.title or chat.full_name or ""
+        subscribers.subscribe,
+        _engine(context),
+        chat.id,
+        chat.type,
+        chat.title or chat.full_name or "",
+        subscribers.lang_of(user.language_code if user else None),
     )
     lead = "You are already subscribed." if was_active else "Subscribed."
     await reply(update, context, f"{lead}\n\n{html.escape(HELP)}")
@@ -262,6 +270,22 @@ async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, context, join_within(["Your keywords:", *(f"• {esc(k)}" for k in sub.keywords)]))
 
 
+LANG_NAMES = {"zh": "Chinese", "en": "English"}
+
+
+async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lang zh|en: which report leads an alert when a story has reports in both languages."""
+    if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
+        return
+    choice = _argument(context).lower()
+    if choice not in subscribers.LANGS:
+        current = LANG_NAMES[sub.lang or "en"]
+        await reply(update, context, f"Usage: /lang zh or /lang en — alerts now lead with {current} reports.")
+        return
+    await _db(subscribers.set_lang, _engine(context), sub.chat_id, choice)
+    await reply(update, context, f"Alerts will lead with {LANG_NAMES[choice]} reports when there are any.")
+
+
 def _count(arg: str) -> int | None:
     """N of /latest N: decimal digits only ("²" is a digit int() refuses), 1 to MAX_LATEST."""
     if arg.isdecimal() and len(arg) <= 3 and 1 <= int(arg) <= MAX_LATEST:
@@ -284,7 +308,8 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, context, "No alerts yet.")
         return
     tz = Schedule.of(sub).tz if sub else UTC
-    await reply(update, context, join_within(render_story_line(s, tz) for s in found[:count]))
+    language = sub.lang if sub else None
+    await reply(update, context, join_within(render_story_line(s, language, tz) for s in found[:count]))
 
 
 async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

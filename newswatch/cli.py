@@ -227,14 +227,17 @@ def cmd_classify(args: argparse.Namespace) -> int:
             continue
         detection, keys = detector.analyze(item["title"], item.get("text") or "")
         published = parse_time(str(item.get("published") or "")) or datetime.now(UTC)
-        story = assign(index, keys, published, str(item.get("id") or item.get("url") or lineno))
+        story, placement = assign(index, keys, published, str(item.get("id") or item.get("url") or lineno))
         out = {
             "id": item.get("id"),
             "relevant": detection.relevant,
             "score": detection.score,
             "tags": detection.tags.as_dict(),
+            "effective": detection.effective.isoformat() if detection.effective else None,
             "story": story,
         }
+        if placement.change:  # the story starts here and changes the status of an earlier one
+            out["change"], out["parent"] = placement.change, placement.parent_id
         if detection.watched:
             out["watched"] = list(detection.watched)
         print(json.dumps(out, ensure_ascii=False))

@@ -13,11 +13,11 @@ import logging
 import signal
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
@@ -30,7 +30,7 @@ from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
 from . import logredact, metrics
 from .config import Config, SourceConfig
 from .dispatch import CrawlDispatcher, backoff_seconds
-from .storage import connect, schema, subscribers
+from .storage import articles, connect, subscribers
 from .storage import sources as source_store
 from .storage import stories as story_store
 from .storage.instance import InstanceLease
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("newswatch")
 
 SHUTDOWN_GRACE = 8.0  # SIGTERM to exit: under 10 s
-KEY_RETENTION = timedelta(days=30)  # story lookup keys older than this can no longer join anything
 
 
 class Service:
@@ -161,13 +160,9 @@ class Service:
         if self.app is not None:
             self.app.bot_data["flood"].forget_idle()
         try:
-            await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
+            await asyncio.to_thread(articles.prune_keys, self.engine, datetime.now(UTC))
         except SQLAlchemyError as error:  # reported (once a minute) with delivery's pause
             self.delivery.store_refused(error)
-
-    def _prune_keys(self, cutoff: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(schema.story_keys).where(schema.story_keys.c.published < cutoff))
 
     # --- lifecycle ---------------------------------------------------------------------------------
 

@@ -109,3 +109,28 @@ def test_config_may_follow_the_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["watched"] == ["copilot"]
+
+
+def test_each_line_says_when_the_change_takes_effect_and_a_status_change_names_its_story(tmp_path):
+    items = [
+        {
+            "id": "block",
+            "title": "Italy blocks ChatGPT",
+            "text": "The Garante ordered OpenAI to stop.",
+            "published": "2023-03-31T10:00:00Z",
+        },
+        {
+            "id": "lift",
+            "title": "Italy lifts its ChatGPT ban",
+            "text": "OpenAI restored access for Italians.",
+            "published": "2023-04-28T18:00:00Z",
+        },
+    ]
+    result = run_classify(tmp_path, [json.dumps(i) for i in items])
+    assert result.returncode == 0, result.stderr
+    block, lift = (json.loads(line) for line in result.stdout.splitlines())
+
+    assert "effective" in block and "audience" in block["tags"]  # null and [] until the text says
+    assert "change" not in block and "parent" not in block
+    assert (lift["change"], lift["parent"]) == ("lifted", block["story"])
+    assert lift["story"] != block["story"]

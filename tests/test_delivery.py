@@ -218,6 +218,81 @@ def test_an_alert_sent_after_the_second_outlet_already_names_it_and_is_not_edite
     assert botapi.edits == []
 
 
+# --------------------------------------------------------------------------------- languages
+
+AZURE_EN = "Microsoft to stop offering Azure OpenAI to individual developers in mainland China"
+AZURE_EN_TEXT = (
+    "Microsoft will stop offering Azure OpenAI to individual developers in China. "
+    "Enterprise customers are not affected."
+)
+
+
+def language_chats(api: FakeBotAPI, store: Engine, langs: dict[int, str]) -> None:
+    """Private chats whose users started the bot with Telegram set to these languages."""
+    for chat, code in langs.items():
+        api.add_private_chat(chat, language_code=code)
+        subscribers.subscribe(store, chat, "private", f"chat {chat}", subscribers.lang_of(code))
+
+
+def lead_title(alert: dict) -> str:
+    return alert["text"].split("\n")[0].removeprefix("🚫 ")
+
+
+def test_a_story_in_two_languages_leads_each_alert_with_its_subscribers_language(
+    botapi: FakeBotAPI, store: Engine, publish, deliver
+) -> None:
+    language_chats(botapi, store, {1: "zh-hans", 2: "en-GB", 3: "de"})
+    chinese = publish(AZURE, AZURE_TEXT, source="ithome", lang="zh")
+    english = publish(AZURE_EN, AZURE_EN_TEXT, source="theverge", lang="en")
+    assert chinese == english
+
+    deliver()
+
+    assert per_chat(botapi) == {1: 1, 2: 1, 3: 1}
+    (zh,), (en,), (de,) = (botapi.messages(chat) for chat in (1, 2, 3))
+    assert lead_title(zh) == AZURE and "Also reported by theverge" in zh["text"]
+    assert lead_title(en) == AZURE_EN == lead_title(de) and "Also reported by ithome" in en["text"]
+
+
+def test_an_edited_alert_keeps_the_report_it_led_with(
+    botapi: FakeBotAPI, store: Engine, publish, deliver
+) -> None:
+    language_chats(botapi, store, {2: "en"})
+    publish(AZURE, AZURE_TEXT, source="ithome", lang="zh")
+    deliver()  # only the Chinese report so far: it leads
+    publish(AZURE_EN, AZURE_EN_TEXT, source="theverge", lang="en")
+    deliver()
+    publish(AZURE_EN + " (update)", AZURE_EN_TEXT, source="scmp", lang="en")
+    deliver()
+
+    (alert,) = botapi.messages(2)
+    assert len(botapi.edits) == 2
+    assert lead_title(alert) == AZURE and "Also reported by theverge, scmp" in alert["text"]
+
+
+def test_a_lift_names_the_restriction_it_lifts(
+    botapi: FakeBotAPI, store: Engine, publish, subscribe, deliver
+) -> None:
+    private_chats(botapi, subscribe, [1])
+    publish(
+        "Italy blocks ChatGPT",
+        "The Garante ordered OpenAI to stop processing Italians' data.",
+        source="reuters",
+        lang="en",
+        published=datetime.now(UTC) - timedelta(days=28),  # long before: stored, never alerted
+    )
+    lift = publish(
+        "Italy lifts its ChatGPT ban", "OpenAI restored access for Italians.", source="reuters", lang="en"
+    )
+
+    deliver()
+
+    (alert,) = botapi.messages(1)
+    assert alert["text"].startswith("✅ Lifted\n✅ Italy lifts its ChatGPT ban")
+    assert "Earlier: Italy blocks ChatGPT (" in alert["text"]
+    assert story_store.get(store, lift).change == "lifted"
+
+
 def test_editing_an_alert_for_a_user_who_blocked_the_bot_deactivates_them(
     botapi: FakeBotAPI, store: Engine, publish, subscribe, deliver
 ) -> None:

@@ -196,7 +196,7 @@ def test_bad_vocabulary_entries_are_reported():
 
 def _story(index, detector, title, text, when, seed):
     _, keys = detector.analyze(title, text)
-    return assign(index, keys, when, seed)
+    return assign(index, keys, when, seed)[0]
 
 
 def test_the_same_event_in_two_languages_is_one_story():

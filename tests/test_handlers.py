@@ -310,6 +310,32 @@ def test_a_subscriber_cannot_watch_more_than_the_maximum(
     assert len(subscribers.get(store, ANN).keywords) == MAX_KEYWORDS
 
 
+# ---------------------------------------------------------------------------------- language
+
+LI = 23  # a user whose Telegram is in Chinese
+
+
+def test_start_takes_the_language_from_telegram_and_lang_changes_it(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    botapi.add_private_chat(LI, "李", language_code="zh-hans")
+    ask(botapi, LI, "/start", "Subscribed.")
+    ask(botapi, ANN, "/start", "Subscribed.")
+    assert (subscribers.get(store, LI).lang, subscribers.get(store, ANN).lang) == ("zh", "en")
+
+    ask(botapi, ANN, "/lang zh", "Alerts will lead with Chinese reports")
+    ask(botapi, ANN, "/start", "You are already subscribed.")
+    assert subscribers.get(store, ANN).lang == "zh"  # chosen with /lang: another /start keeps it
+    ask(botapi, LI, "/lang EN", "Alerts will lead with English reports")
+    assert subscribers.get(store, LI).lang == "en"
+
+
+def test_lang_with_junk_explains_the_usage(bot: RunningBot, botapi: FakeBotAPI, subscribe) -> None:
+    junk = ["/lang", "/lang fr", "/lang <b>zh</b>", "/lang zh en", "/lang " + "z" * 1000]
+    answers = ask_each(botapi, junk, subscribe)
+    assert answers == ["Usage: /lang zh or /lang en — alerts now lead with English reports."] * len(junk)
+
+
 # ---------------------------------------------------------------------------------- /latest
 
 

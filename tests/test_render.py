@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.render import (
     MAX_OUTLETS_SHOWN,
     TELEGRAM_TEXT_LIMIT,
+    choose_lead,
     join_within,
+    lead_at,
     render_alert,
     render_story_line,
     summary_sentences,
 )
+from newswatch.detect.stories import EFFECTIVE, EXTENDED, LIFTED
 from newswatch.models import Tags
 from newswatch.storage.stories import Story
 from tests.fixtures.botapi import parse_html, utf16_len
@@ -207,3 +210,133 @@ def test_join_within_keeps_whole_lines_and_says_how_many_were_left_out() -> None
     assert 0 < kept < 40
     assert text.endswith(f"… and {40 - kept} more")
     assert join_within(["a", "b"]) == "a\nb"
+
+
+# --- for whom, from when, status changes, languages -------------------------------------------------
+
+ITHOME = {
+    "source": "ithome",
+    "url": "https://www.ithome.com/0/892/248.htm",
+    "title": "微软：10 月 21 日起停止向中国大陆个人开发者提供 Azure OpenAI 服务",
+    "lang": "zh",
+    "summary": "微软宣布将停止向中国大陆的个人开发者提供 Azure OpenAI 服务。企业客户不受影响。",
+}
+VERGE = {
+    "source": "theverge",
+    "url": "https://www.theverge.com/2024/10/21/azure-openai-china",
+    "title": "Microsoft cuts off Azure OpenAI for individual developers in China",
+    "lang": "en",
+    "summary": "Individual developers in mainland China lose access to Azure OpenAI on October 21.",
+}
+SCMP = {
+    "source": "scmp",
+    "url": "https://www.scmp.com/tech/azure",
+    "title": "Azure OpenAI exits China",
+    "lang": "en",
+}
+
+
+def two_languages(**fields) -> Story:
+    """A story first reported by ITHome in Chinese, then by The Verge and SCMP in English."""
+    base = {
+        "title": ITHOME["title"],
+        "url": ITHOME["url"],
+        "source": "ithome",
+        "summary": ITHOME["summary"],
+        "lang": "zh",
+        "outlets": (ITHOME, VERGE, SCMP),
+    }
+    return story(**base | fields)
+
+
+def test_an_alert_says_for_whom_and_from_when() -> None:
+    alert = story(
+        tags=Tags(("microsoft",), ("azure openai",), ("CN",), ("discontinue",), ("individual-developers",))
+    )
+    text, _ = telegram_text(render_alert(replace(alert, effective=date(2024, 10, 21))))
+    assert text.split("\n")[2] == "individual developers · from 21 Oct 2024"
+
+    unknown, _ = telegram_text(render_alert(story()))
+    assert "from " not in unknown and "developers ·" not in unknown
+
+
+def test_a_status_change_is_framed_as_an_update_naming_the_earlier_story() -> None:
+    notice = story(
+        id="s-notice",
+        title="OpenAI to block API traffic from China from July 9",
+        url="https://example.com/notice?a=1&b=2",
+        published=datetime(2024, 6, 25, 2, 40, tzinfo=UTC),
+    )
+    effective = story(
+        id="s-effective",
+        title="OpenAI's China API block is now in effect",
+        parent_id="s-notice",
+        change=EFFECTIVE,
+        tags=Tags(("openai",), ("openai api",), ("CN",), ("block",)),
+    )
+    text, entities = telegram_text(render_alert(effective, parent=notice))
+    lines = text.split("\n")
+    assert lines[0] == "🔄 Update: now in effect"
+    assert lines[1] == "🚫 OpenAI's China API block is now in effect"
+    assert "Earlier: OpenAI to block API traffic from China from July 9 (25 Jun 2024)" in lines
+    assert "https://example.com/notice?a=1&b=2" in [e["url"] for e in entities if e["type"] == "text_link"]
+
+    lifted, _ = telegram_text(
+        render_alert(
+            replace(effective, change=LIFTED, tags=Tags(("openai",), (), ("CN",), ("lift",))), parent=notice
+        )
+    )
+    assert lifted.startswith("✅ Lifted\n✅ ")
+
+
+def test_the_subscribers_language_chooses_the_report_that_leads() -> None:
+    zh, _ = telegram_text(render_alert(two_languages(), "zh"))
+    en, en_entities = telegram_text(render_alert(two_languages(), "en"))
+
+    assert zh.split("\n")[0] == "🚫 " + ITHOME["title"]
+    assert "Also reported by theverge, scmp" in zh
+    assert en.split("\n")[0] == "🚫 " + VERGE["title"]
+    assert VERGE["summary"] in en and "theverge · 2024-10-21 01:30 UTC" in en
+    assert "Also reported by ithome, scmp" in en
+    assert next(e["url"] for e in en_entities if e["type"] == "text_link") == VERGE["url"]
+    assert render_alert(two_languages()) == render_alert(two_languages(), "en")  # not chosen yet: English
+
+
+def test_an_edit_keeps_the_lead_the_alert_was_sent_with() -> None:
+    sent_alone = story(title=ITHOME["title"], url=ITHOME["url"], lang="zh", outlets=(ITHOME,))
+    lead = choose_lead(sent_alone, "en")  # no English report yet: the first report leads
+    grown = two_languages()
+
+    text, _ = telegram_text(render_alert(grown, "en", lead=lead_at(grown, lead.url)))
+    assert text.split("\n")[0] == "🚫 " + ITHOME["title"]
+    assert "Also reported by theverge, scmp" in text
+
+
+def test_outlets_stored_before_languages_were_kept_never_lead() -> None:
+    old = story(
+        outlets=(
+            {"source": "ithome", "url": "https://www.ithome.com/0/1.htm", "title": "t"},
+            {"source": "neowin", "url": "https://www.neowin.net/1", "title": "English"},
+        ),
+        lang="zh",
+    )
+    text, _ = telegram_text(render_alert(old, "en"))
+    assert text.split("\n")[0].endswith(old.title) and "Also reported by neowin" in text
+
+
+def test_a_huge_earlier_story_or_audience_never_makes_the_alert_too_long() -> None:
+    parent = story(title="😀" * 5000, url="https://example.com/" + "p" * 5000)
+    child = two_languages(
+        change=EXTENDED,
+        parent_id=parent.id,
+        effective=date(2024, 10, 21),
+        tags=Tags(
+            ("p",) * 300, ("s",) * 300, ("CN",) * 300, ("ban",), tuple(f"audience-{i}😀" for i in range(400))
+        ),
+        summary="S. " * 5000,
+        watched=tuple("w" * 90 for _ in range(50)),
+    )
+    for lang in ("zh", "en"):
+        text, _ = telegram_text(render_alert(child, lang, parent=parent))
+        assert utf16_len(text) <= TELEGRAM_TEXT_LIMIT
+        assert text.startswith("➕ Update: extended\n")

@@ -134,6 +134,7 @@ def test_a_version_2_store_gains_the_event_columns_and_keeps_its_rows(store_url,
     with engine.begin() as conn:  # today's tables without v3's columns are v2's tables
         schema.metadata.create_all(conn)
         conn.execute(text("DROP INDEX ix_stories_parent_id"))
+        conn.execute(text("DROP INDEX ix_stories_first"))  # v4's, over v3's columns
         for table, columns in V3_COLUMNS.items():
             for column in columns:
                 conn.execute(text(f'ALTER TABLE {table} DROP COLUMN "{column}"'))
@@ -218,6 +219,38 @@ def test_a_version_4_store_gains_schedules_and_digests_and_keeps_its_subscribers
     assert row.chat_id == 42 and outbox.held_due(engine, WHEN) == []
     subscribers.set_schedule(engine, 42, quiet="23:00-08:00", tz="Asia/Shanghai")
     assert subscribers.get(engine, 42).quiet == "23:00-08:00"
+
+
+def test_a_version_5_store_gains_the_alert_lead_and_the_story_index_and_keeps_its_alerts(store_url, engines):
+    """Alerts sent before v6 led with the story's first report: their lead reads back as NULL, which
+    edits take as that report."""
+    engine = open_store(store_url, engines, upgrade=False)
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn)
+        conn.execute(text('ALTER TABLE outbox DROP COLUMN "lead"'))
+        conn.execute(text("DROP INDEX ix_stories_first"))
+        conn.execute(schema.schema_version.insert().values(version=5))
+    saved = save(engine, "https://www.neowin.net/news/1/")
+    sub, _ = subscribers.subscribe(engine, 42, "private")
+    with engine.begin() as conn:
+        v5_outbox = Table("outbox", MetaData(), autoload_with=conn)
+        conn.execute(
+            v5_outbox.insert().values(
+                subscriber_id=sub.id,
+                story_id=saved.story_id,
+                status="sent",
+                attempts=0,
+                next_attempt=WHEN,
+                message_id=7,
+                rendered_count=1,
+            )
+        )
+    assert migrate(engine) == 5
+
+    with engine.connect() as conn:
+        assert "lead" in {c["name"] for c in inspect(conn).get_columns("outbox")}
+        assert "ix_stories_first" in {i["name"] for i in inspect(conn).get_indexes("stories")}
+        assert conn.execute(select(schema.outbox.c.lead, schema.outbox.c.message_id)).one() == (None, 7)
 
 
 def test_an_upgrade_interrupted_before_migration_1_resumes_with_one_version_row(store_url, engines):

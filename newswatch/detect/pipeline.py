@@ -37,5 +37,9 @@ class Detector:
     ) -> tuple[Detection, StoryKeys]:
         """``published`` (UTC) dates the effective day when the text gives it without a year."""
         detection = self.classifier.classify(title, text, published)
-        keys = story_keys(normalize(f"{title}\n{text}"), detection)
-        return detection, keys
+        return detection, keys_for(title, text, detection)
+
+
+def keys_for(title: str, text: str, detection: Detection) -> StoryKeys:
+    """The story keys of an article as detected (or, for scoring, as labeled)."""
+    return story_keys(normalize(f"{title}\n{text}"), detection)

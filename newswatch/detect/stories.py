@@ -1,38 +1,106 @@
-"""Group reports of the same event into stories.
+"""Group reports of one real-world event into stories, and tell a change of status from a repeat.
 
-Three kinds of evidence, each reduced to lookup keys so that joining is an indexed query, not a scan:
+A story is an event: **who** (the providers, and the services when a report names them), **where**
+(the regions, and places inside them such as a US state), **which way** (a restriction, or its
+lifting) and **for whom** (the audience). Evidence is reduced to lookup keys, so that finding
+candidates is an indexed query, not a scan:
 
 - ``f:`` an exact fingerprint of the normalized text (the same article under another URL);
 - ``b:`` MinHash LSH bands over word/character shingles (reposts with small edits), confirmed by the
   estimated Jaccard similarity of the two signatures;
-- ``e:`` the event itself, providers x region x (restriction | lift), which is language-neutral, so an
-  English report joins the ITHome report of the same event; confirmed by compatible services.
+- ``e:{provider}:{region}:{res|lift}`` the event, one key per provider and region, language-neutral.
+  The lookup is tolerant so that reports with different detail meet: one naming ChatGPT and one
+  naming OpenAI, one saying mainland China and one adding Hong Kong. The candidate story confirms
+  strictly (``_Story.tells``, against every report of it), so that distinct events never join even
+  when they share a provider and a region: the API block and ChatGPT sign-ups, Texas and New York,
+  government devices and consumer downloads, Italy's block and its lifting.
+- ``w:{provider}`` every on-topic report of a provider: where a report saying it extends a
+  restriction finds it, whatever its regions.
 
-All joins are bounded in time (``WINDOW`` around the publication date): the same provider cutting
-off the same region again months later is a new story.
+A report joins the earliest matching story whose first report is within ``WINDOW`` of it. A report
+that joins nothing starts a story, and its provider's stories ``HORIZON`` back say what kind:
+
+- **lifted**: the lifting of the latest matching restriction (Italy's ChatGPT block, four weeks on);
+- **effective**: a restriction announced ahead, reported again once it takes effect;
+- **extended**: a restriction that, in so many words, reaches a region or audience it did not;
+- **told already**: a round-up whose every region is in earlier stories: stored, not alerted;
+- otherwise a new event.
+
+A second report of the same change joins the first one's story. Everything here is pure: the store
+and ``newswatch classify`` differ only in their :class:`StoryIndex`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
-from datasketch import MinHash
 
-from ..models import Detection
+from ..models import Detection, Tags
+from .text import MAX_DETECT_CHARS
 
-WINDOW = timedelta(days=4)
+WINDOW = timedelta(days=7)  # reports join a story within a week of its first report
+# How far back an event's history goes: Italy's lift came four weeks after the block, Korea's ten
+# weeks, Apple Intelligence and Meta AI reached the EU nine months after being withheld.
+HORIZON = timedelta(days=366)
 NUM_PERM = 64
 BANDS, ROWS = 16, 4  # 16 x 4 = 64: candidates from Jaccard ~0.5 up
 MIN_JACCARD = 0.6
-_TOKEN_RE = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
-_SHINGLE = 3
+SHINGLE = 3  # tokens: words, or single CJK characters
+SIGNED_TOKENS = 512
+MIN_REGION_OVERLAP = 0.5  # Jaccard of region sets: CN and CN+HK join, one country and a round-up don't
+_LEAD_CHARS = 400  # the headline and first paragraph: where a report says what it is about
+# Wording that says a restriction reaches further than before, or has now taken effect. Consulted
+# only against an earlier story of the same event: on its own, such wording changes nothing.
+_EXTENDS_RE = re.compile(
+    r"\b(?:extend|expand|widen|broaden)(?:s|ed)\b[^.]{0,60}?\b(?:to|into)\b"
+    r"|\bnow (?:also|covers?|includes?|applies)\b|\bno longer only\b"
+    r"|扩大(?:到|至)|扩展(?:到|至)|延伸(?:到|至)|扩至|扩及"
+)
+_IN_EFFECT_RE = re.compile(
+    r"\b(?:takes?|took|taking) effect\b|\bnow in effect\b|\bin force\b|\bkick(?:s|ed)? in\b"
+    r"|\bgoes live\b|\bfrom today\b|生效|正式实施|今日起|今天起"
+)
+
+PROVIDER_KEY = "w:"
+HISTORY_KEYS = ("e:", PROVIDER_KEY)  # kept for HORIZON; the others only join reports within WINDOW
+RES, LIFT = "res", "lift"
+LIFTED, EFFECTIVE, EXTENDED = "lifted", "effective", "extended"  # stories.change
+
+
+@dataclass(frozen=True)
+class Event:
+    """Who, where, which way and for whom, as one report tells it."""
+
+    providers: frozenset[str]
+    services: frozenset[str]
+    regions: frozenset[str]
+    places: frozenset[str] = frozenset()
+    audience: frozenset[str] = frozenset()
+    lift: bool = False
+
+    @classmethod
+    def of(cls, tags: Tags, places: Iterable[str] = ()) -> Event:
+        return cls.stored(vars(tags), places)
+
+    @classmethod
+    def stored(cls, tags: dict, places: Iterable[str] = ()) -> Event:
+        """From an article's stored tags (``Tags.as_dict``; older rows lack ``audience``), cheaply:
+        a lookup in a busy store builds hundreds."""
+        return cls(
+            frozenset(tags.get("providers", ())),
+            frozenset(tags.get("services", ())),
+            frozenset(tags.get("regions", ())),
+            frozenset(places),
+            frozenset(tags.get("audience", ())),
+            "lift" in tags.get("actions", ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -41,59 +109,133 @@ class StoryKeys:
 
     keys: tuple[str, ...]
     signature: bytes  # MinHash values, uint32 little-endian; empty for texts too short to sign
-    services: tuple[str, ...]
-    regions: tuple[str, ...] = ()
-    places: tuple[str, ...] = ()
+    event: Event | None = None  # on-topic reports only
+    effective: date | None = None  # when the report says the change takes or took effect
+    lead: str = ""  # the start of its normalized text: headline and first paragraph
+
+    @property
+    def extends(self) -> bool:
+        """Its lead says the restriction reaches further than before."""
+        return bool(_EXTENDS_RE.search(self.lead))
+
+    @property
+    def in_effect(self) -> bool:
+        """Its lead says the restriction has taken effect."""
+        return bool(_IN_EFFECT_RE.search(self.lead))
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A stored article that shares a key with the new one."""
+    """A stored article that shares a key with the new one, with what its story says so far."""
 
     story_id: str
     key: str
-    published: datetime
+    published: datetime  # the article's
     signature: bytes
-    services: tuple[str, ...]
-    regions: tuple[str, ...] = ()
-    places: tuple[str, ...] = ()
+    event: Event | None
+    first: datetime  # the story's first report
+    effective: date | None = None  # the story's
+    parent_id: str | None = None  # the story's: the earlier story whose status it changes
+    change: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a report goes: into an existing story, or a new one (naming the story whose status it
+    changes, if any). ``alert`` is False for a new story that tells nothing new."""
+
+    story_id: str | None  # None: a new story
+    parent_id: str | None = None
+    change: str | None = None  # None | "lifted" | "effective" | "extended"
+    alert: bool = True
 
 
 class StoryIndex(Protocol):
     """Where keys live: a dict for one ``classify`` batch, an indexed table in the store."""
 
-    def candidates(self, keys: Sequence[str], since: datetime, until: datetime) -> list[Candidate]: ...
+    def candidates(
+        self, keys: Sequence[str], since: datetime, until: datetime, *, latest_first: bool = False
+    ) -> list[Candidate]:
+        """Articles holding any of ``keys``, published in [since, until]; a bounded number, the
+        earliest first (or the latest first)."""
+        ...
 
-    def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None: ...
+    def add(self, story_id: str, keys: StoryKeys, published: datetime, placement: Placement) -> None:
+        """Record the article's keys (``placement``: how its story started, for a new one)."""
+        ...
+
+
+# --- keys -------------------------------------------------------------------------------------------
 
 
 def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
-    tags = detection.tags
-    tokens = _TOKEN_RE.findall(normalized_text)
-    keys = ["f:" + hashlib.blake2b(" ".join(tokens).encode(), digest_size=12).hexdigest()]
+    tokens = _token_hashes(normalized_text)
+    keys = ["f:" + hashlib.blake2b(tokens.tobytes(), digest_size=12).hexdigest()]
     signature = b""
-    if len(tokens) >= _SHINGLE + 5:
-        values = _minhash(tokens)
+    values = _minhash(tokens)
+    if values is not None:
         signature = values.astype("<u4").tobytes()
+        width = ROWS * 4
         for band in range(BANDS):
-            chunk = values[band * ROWS : (band + 1) * ROWS].astype("<u4").tobytes()
+            chunk = signature[band * width : (band + 1) * width]
             keys.append(f"b:{band}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
-    if detection.relevant:
-        scope = "lift" if "lift" in tags.actions else "res"
-        who = "+".join(tags.providers)  # the whole provider set: Azure OpenAI is not OpenAI's own API
-        keys.extend(f"e:{who}:{r}:{scope}" for r in tags.regions)
-    return StoryKeys(tuple(keys), signature, tags.services, tags.regions, detection.places)
+    if not detection.relevant:
+        return StoryKeys(tuple(keys), signature)
+    event = Event.of(detection.tags, detection.places)
+    keys += _event_keys(event, (LIFT if event.lift else RES,))
+    keys += [f"{PROVIDER_KEY}{p}" for p in sorted(event.providers)]
+    return StoryKeys(tuple(keys), signature, event, detection.effective, normalized_text[:_LEAD_CHARS])
 
 
-# Fixed seed, scheme and hash function: signatures are stored, so every process must compute the same.
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=7, scheme="affine32").permutations
+def _event_keys(event: Event, directions: Iterable[str]) -> list[str]:
+    return [
+        f"e:{p}:{r}:{d}" for d in directions for p in sorted(event.providers) for r in sorted(event.regions)
+    ]
 
 
-def _minhash(tokens: list[str]) -> np.ndarray:
-    shingles = {" ".join(tokens[i : i + _SHINGLE]).encode() for i in range(len(tokens) - _SHINGLE + 1)}
-    mh = MinHash(num_perm=NUM_PERM, hashfunc=zlib.crc32, permutations=_PERMUTATIONS, scheme="affine32")
-    mh.update_batch(list(shingles))
-    return mh.hashvalues
+# Fixed seeds and scheme: signatures are stored, so every process must compute the same.
+_RNG = np.random.RandomState(7)
+_PERM_A = _RNG.randint(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_PERM_B = _RNG.randint(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
+_BASE = 1_000_003  # odd, so invertible modulo 2**64
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def _powers(base: int) -> np.ndarray:
+    """base**0, base**1, ... modulo 2**64, one per character the detector reads."""
+    with np.errstate(over="ignore"):
+        rising = np.cumprod(np.full(MAX_DETECT_CHARS, base, dtype=np.uint64))
+    return np.concatenate((np.ones(1, dtype=np.uint64), rising))
+
+
+_POW, _INV_POW = _powers(_BASE), _powers(pow(_BASE, -1, 1 << 64))
+
+
+def _token_hashes(normalized_text: str) -> np.ndarray:
+    """A 64-bit hash per token (an ASCII word or digit run, or one CJK character) of the text,
+    vectorized over its code points with prefix sums of a polynomial hash: no loop over tokens."""
+    codes = np.frombuffer(normalized_text.encode("utf-32-le"), dtype="<u4")[: len(_POW) - 1]
+    cjk = (codes >= 0x3400) & (codes <= 0x9FFF)
+    word = ((codes >= 0x61) & (codes <= 0x7A)) | ((codes >= 0x30) & (codes <= 0x39)) | cjk
+    alone = cjk | ~word  # what a word cannot continue through
+    starts = word & np.concatenate(([True], alone[:-1] | cjk[1:]))
+    ends = word & np.concatenate((alone[1:] | cjk[:-1], [True]))
+    first, last = np.flatnonzero(starts), np.flatnonzero(ends) + 1
+    with np.errstate(over="ignore"):
+        prefix = np.concatenate(([np.uint64(0)], np.cumsum(codes * _POW[: len(codes)])))
+        return (prefix[last] - prefix[first]) * _INV_POW[first]
+
+
+def _minhash(tokens: np.ndarray) -> np.ndarray | None:
+    """MinHash of the shingles (three consecutive tokens) of the first ``SIGNED_TOKENS``: a repost
+    copies the lead, and the cost stays flat however long the article. Each permutation is a
+    multiply-shift hash (64-bit multiply-add, top 32 bits). None when the text is too short to sign."""
+    if len(tokens) < SHINGLE + 5:
+        return None
+    tokens = tokens[:SIGNED_TOKENS]
+    with np.errstate(over="ignore"):
+        shingles = tokens[:-2] * _MIX[0] + tokens[1:-1] * _MIX[1] + tokens[2:]
+        return ((shingles[:, None] * _PERM_A + _PERM_B) >> np.uint64(32)).min(axis=0).astype(np.uint32)
 
 
 def jaccard(a: bytes, b: bytes) -> float:
@@ -103,60 +245,303 @@ def jaccard(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(va == vb)) / len(va)
 
 
-def choose_story(keys: StoryKeys, candidates: Iterable[Candidate]) -> str | None:
-    """The story the article belongs to, or None for a new one. Earliest matching story wins."""
-    matches: list[tuple[datetime, str]] = []
+# --- one event or two -----------------------------------------------------------------------------
+
+
+def same_who(a: Event, b: Event) -> bool:
+    """Both name services: one must be shared (the API and ChatGPT sign-ups are two events). One
+    names only the provider: the other's service must be that provider's alone (ChatGPT is OpenAI's;
+    Azure OpenAI is Microsoft's too). Neither: the same providers."""
+    if a.services and b.services:
+        return bool(a.services & b.services)
+    if a.services or b.services:
+        named, bare = (a, b) if a.services else (b, a)
+        return named.providers <= bare.providers
+    return a.providers == b.providers
+
+
+def _widen(audience: frozenset[str]) -> frozenset[str]:
+    return audience | {"developers"} if "individual-developers" in audience else audience
+
+
+def same_audience(a: Event, b: Event) -> bool:
+    """Unsaid is compatible with anything; developers include individual developers; otherwise the
+    audiences must meet (government devices and consumer downloads are two events)."""
+    return not a.audience or not b.audience or bool(_widen(a.audience) & _widen(b.audience))
+
+
+def same_places(a: Event, b: Event) -> bool:
+    """Places inside a region tell same-country events apart (Texas, New York, the US Navy); a report
+    naming one place more (New York's ban "after Texas") or none is still the same event."""
+    return a.places <= b.places or b.places <= a.places
+
+
+def same_identity(a: Event, b: Event) -> bool:
+    """The same who, for whom and places: everything but the regions and the direction."""
+    return same_who(a, b) and same_audience(a, b) and same_places(a, b)
+
+
+def region_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+# --- placing a report -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Story:
+    """A story as its candidate articles show it."""
+
+    id: str
+    first: datetime
+    effective: date | None
+    parent_id: str | None
+    change: str | None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def lift(self) -> bool:
+        return self.events[0].lift
+
+    @property
+    def providers(self) -> frozenset[str]:
+        return frozenset().union(*(e.providers for e in self.events))
+
+    @property
+    def regions(self) -> frozenset[str]:
+        return frozenset().union(*(e.regions for e in self.events))
+
+    @property
+    def places(self) -> frozenset[str]:
+        return frozenset().union(*(e.places for e in self.events))
+
+    @property
+    def audience(self) -> frozenset[str]:
+        return frozenset().union(*(e.audience for e in self.events))
+
+    def agrees(self, event: Event) -> bool:
+        """The report contradicts none of the story's reports in who, for whom and places: one
+        report naming no place must not let Texas join the US Navy's story."""
+        return all(same_identity(event, e) for e in self.events)
+
+    def tells(self, event: Event) -> bool:
+        """The same event: agreeing, the same direction, and regions that are mostly those of one of
+        its reports or of all together, or a part of what two of its reports name alike (a Chinese
+        outlet naming only China for a rule on China, Russia, Iran and North Korea; round-ups that
+        list different countries do not make them one event)."""
+        if not (self.agrees(event) and self.lift == event.lift):
+            return False
+        return (
+            region_overlap(event.regions, self.regions) >= MIN_REGION_OVERLAP
+            or any(region_overlap(event.regions, e.regions) >= MIN_REGION_OVERLAP for e in self.events)
+            or max(Counter(e.regions for e in self.events if event.regions <= e.regions).values(), default=0)
+            >= 2
+        )
+
+    def apart(self, other: _Story) -> bool:
+        """No region in common, or places that differ (Texas and New York): two events."""
+        return not self.regions & other.regions or not (
+            self.places <= other.places or other.places <= self.places
+        )
+
+
+def _stories(candidates: Iterable[Candidate]) -> dict[str, _Story]:
+    found: dict[str, _Story] = {}
+    for c in candidates:
+        if c.event is None:
+            continue
+        found.setdefault(c.story_id, _Story(c.story_id, c.first, c.effective, c.parent_id, c.change))
+        found[c.story_id].events.append(c.event)
+    return found
+
+
+def choose_story(keys: StoryKeys, candidates: Iterable[Candidate], published: datetime) -> str | None:
+    """The story the report joins within the window, or None: a copy's, else the earliest story
+    telling the same event. A report telling the events of stories apart (Indonesia's and
+    Malaysia's) is a round-up of them and joins neither."""
+    copies: list[tuple[datetime, str]] = []
+    events: list[Candidate] = []
     for cand in candidates:
+        if abs(published - cand.first) > WINDOW:
+            continue
         kind = cand.key[0]
-        if kind == "f":
-            ok = True
-        elif kind == "b":
-            ok = jaccard(keys.signature, cand.signature) >= MIN_JACCARD
-        else:
-            ok = _same_event(keys, cand)
-        if ok:
-            matches.append((cand.published, cand.story_id))
-    return min(matches)[1] if matches else None
+        if kind == "f" or (kind == "b" and jaccard(keys.signature, cand.signature) >= MIN_JACCARD):
+            copies.append((cand.first, cand.story_id))
+        elif kind == "e" and keys.event:
+            events.append(cand)
+    if copies:
+        return min(copies)[1]
+    report = keys.event
+    matching = sorted(
+        (s for s in _stories(events).values() if report and s.tells(report)), key=lambda s: s.first
+    )
+    if not matching or any(matching[0].apart(other) for other in matching[1:]):
+        return None
+    return matching[0].id
 
 
-def _same_event(keys: StoryKeys, cand: Candidate) -> bool:
-    """Same providers (the key says so) and action kind; services compatible; mostly the same regions,
-    so a round-up of five countries' bans does not swallow each country's own story."""
-    if keys.services and cand.services and not set(keys.services) & set(cand.services):
+def place(index: StoryIndex, keys: StoryKeys, published: datetime) -> Placement:
+    """Where a report goes (see the module docstring). An event's history is looked up only for an
+    on-topic report that joins no story, or says it extends one."""
+    joined = choose_story(
+        keys, index.candidates(keys.keys, published - WINDOW, published + WINDOW), published
+    )
+    event = keys.event
+    if event is None or (joined and not keys.extends):
+        return Placement(joined)
+    if keys.extends:  # the restriction it extends may lie in other regions: the provider's stories
+        providers = [k for k in keys.keys if k.startswith(PROVIDER_KEY)]
+        stories = [s for s in _history(index, providers, published) if not joined or s.id == joined]
+        if parent := _extended(event, stories):
+            return _first_of_change(index, Placement(None, parent.id, EXTENDED), event, parent, published)
+    if joined:
+        return Placement(joined)
+    history = _history(index, _event_keys(event, (RES, LIFT)), published)
+    related = [s for s in history if s.regions & event.regions and s.agrees(event)]
+    placement = _status(keys, published, related)
+    if placement.parent_id is None:
+        return placement
+    parent = next(s for s in related if s.id == placement.parent_id)
+    return _first_of_change(index, placement, event, parent, published)
+
+
+def _history(index: StoryIndex, keys: list[str], published: datetime) -> list[_Story]:
+    """The stories holding ``keys`` over ``HORIZON`` before ``published``, the latest first."""
+    return list(_stories(index.candidates(keys, published - HORIZON, published, latest_first=True)).values())
+
+
+def _first_of_change(
+    index: StoryIndex, placement: Placement, event: Event, parent: _Story, published: datetime
+) -> Placement:
+    """A second report of the same change joins the first one's story (a Hong Kong report of the
+    block taking effect joins the mainland's): looked up in the report's and the parent's regions."""
+    where = Event(
+        event.providers | parent.providers, frozenset(), event.regions | parent.regions, lift=event.lift
+    )
+    lookup = _event_keys(where, (LIFT if event.lift else RES,))
+    siblings = [
+        s
+        for s in _stories(index.candidates(lookup, published - WINDOW, published + WINDOW)).values()
+        if (s.parent_id, s.change) == (placement.parent_id, placement.change)
+        and abs(published - s.first) <= WINDOW
+    ]
+    return Placement(min(siblings, key=lambda s: s.first).id) if siblings else placement
+
+
+def _extended(event: Event, stories: Iterable[_Story]) -> _Story | None:
+    """The latest restriction this report extends: the same who, and it brings a region or an
+    audience that restriction did not have (a report that merely lists one more is noise)."""
+    if event.lift:
+        return None
+    for story in sorted(stories, key=lambda s: s.first, reverse=True):
+        if story.lift or not any(same_who(event, e) for e in story.events):
+            continue
+        if event.regions - story.regions or (story.audience and _new_audience(event, story)):
+            return story
+    return None
+
+
+def _new_audience(event: Event, story: _Story) -> set[str]:
+    """Whom the report names that the story did not (individual developers are developers)."""
+    had = story.audience
+    return {a for a in event.audience - had if not (a == "individual-developers" and "developers" in had)}
+
+
+def _status(keys: StoryKeys, published: datetime, related: list[_Story]) -> Placement:
+    """A report that starts a story, judged by the earlier stories of the same who, where and for
+    whom: the latest of them is the state the report changes or repeats."""
+    event = keys.event
+    assert event is not None
+    latest = max(related, key=lambda s: s.first, default=None)
+    if latest is None or (latest.lift and not event.lift):
+        return Placement(None)  # a new event, or restricted again after a lift
+    # the restriction the report is about: of those since the last lift, the closest in regions and
+    # then the first (the one subscribers were alerted to; later ones repeat or update it)
+    lifted = max((s.first for s in related if s.lift), default=None)
+    restriction = max(
+        (s for s in related if not s.lift and (lifted is None or s.first > lifted)),
+        key=lambda s: (region_overlap(s.regions, event.regions), -s.first.timestamp()),
+        default=None,
+    )
+    if restriction and event.lift and not latest.lift:
+        return Placement(None, restriction.id, LIFTED)
+    if restriction and not event.lift and _takes_effect(keys, published, restriction):
+        return Placement(None, restriction.id, EFFECTIVE)
+    return Placement(None, alert=not _told(event, related))
+
+
+def _takes_effect(keys: StoryKeys, published: datetime, earlier: _Story) -> bool:
+    """The report comes once the earlier restriction takes effect: on or after the date it was
+    announced for, or saying in so many words that it is now in effect (and not that it was already
+    in effect when first reported)."""
+    if keys.effective is not None and keys.effective <= earlier.first.date():
         return False
-    if set(keys.places) != set(cand.places):  # Texas and the US Navy are both "US"
-        return False
-    mine, theirs = set(keys.regions), set(cand.regions)
-    return len(mine & theirs) * 2 >= len(mine | theirs)
+    due = earlier.effective or keys.effective
+    if due is not None and earlier.first.date() < due <= published.date():
+        return keys.effective is None or keys.effective <= published.date()
+    return keys.in_effect and due is None
+
+
+def _told(event: Event, related: list[_Story]) -> bool:
+    """A round-up of events already told: every region it names is in one of two or more earlier
+    stories of the same direction that no later story of the other direction overturned. (A late
+    report of one event alone may be news the tags cannot tell apart, so it alerts.)"""
+    latest: dict[str, _Story] = {}
+    for story in related:
+        for region in story.regions & event.regions:
+            if region not in latest or story.first > latest[region].first:
+                latest[region] = story
+    return (
+        set(latest) == event.regions
+        and len({s.id for s in latest.values()}) > 1
+        and all(s.lift == event.lift for s in latest.values())
+    )
 
 
 def new_story_id(seed: str) -> str:
     return "s-" + hashlib.blake2b(seed.encode(), digest_size=6).hexdigest()
 
 
-def find_story(index: StoryIndex, keys: StoryKeys, published: datetime) -> str | None:
-    """The existing story an article joins, or None."""
-    return choose_story(keys, index.candidates(keys.keys, published - WINDOW, published + WINDOW))
-
-
-def assign(index: StoryIndex, keys: StoryKeys, published: datetime, seed: str) -> str:
+def assign(index: StoryIndex, keys: StoryKeys, published: datetime, seed: str) -> tuple[str, Placement]:
     """Join an existing story or start one (id derived from ``seed``, e.g. the canonical URL)."""
-    story_id = find_story(index, keys, published) or new_story_id(seed)
-    index.add(story_id, keys, published)
-    return story_id
+    placement = place(index, keys, published)
+    story_id = placement.story_id or new_story_id(seed)
+    index.add(story_id, keys, published, placement)
+    return story_id, placement
 
 
 class MemoryIndex:
-    """A :class:`StoryIndex` in a dict, for one batch of ``newswatch classify``."""
+    """A :class:`StoryIndex` in a dict, for one batch of ``newswatch classify`` and for scoring."""
 
     def __init__(self) -> None:
-        self._by_key: dict[str, list[Candidate]] = {}
+        self._by_key: dict[str, list[tuple[str, datetime, bytes, Event | None]]] = {}
+        self._stories: dict[str, tuple[datetime, date | None, Placement]] = {}
 
-    def candidates(self, keys: Sequence[str], since: datetime, until: datetime) -> list[Candidate]:
-        return [c for k in keys for c in self._by_key.get(k, ()) if since <= c.published <= until]
+    def candidates(
+        self, keys: Sequence[str], since: datetime, until: datetime, *, latest_first: bool = False
+    ) -> list[Candidate]:
+        found = []
+        for key in keys:
+            for sid, when, signature, event in self._by_key.get(key, ()):
+                if since <= when <= until:
+                    first, effective, started = self._stories[sid]
+                    found.append(
+                        Candidate(
+                            sid,
+                            key,
+                            when,
+                            signature,
+                            event,
+                            first,
+                            effective,
+                            started.parent_id,
+                            started.change,
+                        )
+                    )
+        return sorted(found, key=lambda c: c.published, reverse=latest_first)
 
-    def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
+    def add(self, story_id: str, keys: StoryKeys, published: datetime, placement: Placement) -> None:
+        first, effective, started = self._stories.get(story_id, (published, None, placement))
+        self._stories[story_id] = (min(first, published), effective or keys.effective, started)
         for key in keys.keys:
-            self._by_key.setdefault(key, []).append(
-                Candidate(story_id, key, published, keys.signature, keys.services, keys.regions, keys.places)
-            )
+            self._by_key.setdefault(key, []).append((story_id, published, keys.signature, keys.event))

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..detect.stories import Candidate, StoryKeys, find_story, new_story_id
+from ..detect.stories import (
+    HISTORY_KEYS,
+    HORIZON,
+    Candidate,
+    Event,
+    Placement,
+    StoryKeys,
+    new_story_id,
+    place,
+)
 from ..models import Article, Detection, Tags
 from .schema import articles, stories, story_keys, utcnow
 
@@ -31,42 +40,75 @@ def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
     return found
 
 
+_CANDIDATES = (
+    select(
+        story_keys.c.story_id,
+        story_keys.c.key,
+        story_keys.c.published,
+        articles.c.signature,
+        articles.c.relevant,
+        articles.c.tags,
+        articles.c.places,
+        stories.c.published.label("first"),  # read from ix_stories_first alone: a covering index
+        stories.c.effective,
+        stories.c.parent_id,
+        stories.c.change,
+    )
+    .join(articles, articles.c.id == story_keys.c.article_id)
+    .join(stories, stories.c.id == story_keys.c.story_id)
+    .where(story_keys.c.published.between(bindparam("since"), bindparam("until")))
+    .limit(200)
+)
+# Built once with bound parameters, so that SQLAlchemy compiles each shape once, not per article.
+_JOIN_LOOKUP = _CANDIDATES.where(story_keys.c.key.in_(bindparam("keys", expanding=True))).order_by(
+    story_keys.c.published
+)
+_HISTORY_LOOKUP = _CANDIDATES.where(story_keys.c.key == bindparam("key")).order_by(
+    story_keys.c.published.desc()
+)
+
+
 class SqlStoryIndex:
-    """The :class:`StoryIndex` of the store: an indexed range query on (key, published)."""
+    """The :class:`StoryIndex` of the store: an indexed range query on (key, published), with what
+    each candidate's story says so far (its first report, effective date, parent)."""
 
     def __init__(self, conn: Connection, article_id: int):
         self.conn = conn
         self.article_id = article_id
 
-    def candidates(self, keys: Sequence[str], since: datetime, until: datetime) -> list[Candidate]:
-        rows = self.conn.execute(
-            select(
-                story_keys.c.story_id,
-                story_keys.c.key,
-                story_keys.c.published,
-                articles.c.signature,
-                articles.c.tags,
-                articles.c.places,
-            )
-            .join(articles, articles.c.id == story_keys.c.article_id)
-            .where(story_keys.c.key.in_(list(keys)), story_keys.c.published.between(since, until))
-            .order_by(story_keys.c.published)  # the earliest story wins: keep it within the cap
-            .limit(200)
-        )
+    def candidates(
+        self, keys: Sequence[str], since: datetime, until: datetime, *, latest_first: bool = False
+    ) -> list[Candidate]:
+        """One indexed range scan for all keys, the earliest first; or, for an event's history over a
+        year, one backward scan per key, so that a busy provider's latest stories are never cut off
+        by a sort of everything it ever had."""
+        span = {"since": since, "until": until}
+        if latest_first:
+            rows = [
+                row
+                for key in dict.fromkeys(keys)
+                for row in self.conn.execute(_HISTORY_LOOKUP, {**span, "key": key})
+            ]
+            rows.sort(key=lambda r: r.published, reverse=True)
+        else:
+            rows = list(self.conn.execute(_JOIN_LOOKUP, {**span, "keys": list(keys)}))
         return [
             Candidate(
                 r.story_id,
                 r.key,
                 r.published,
                 r.signature or b"",
-                tuple((r.tags or {}).get("services", ())),
-                tuple((r.tags or {}).get("regions", ())),
-                tuple(r.places or ()),
+                Event.stored(r.tags or {}, r.places or ()) if r.relevant and r.key[0] in "ew" else None,
+                r.first,
+                r.effective,
+                r.parent_id,
+                r.change,
             )
             for r in rows
         ]
 
-    def add(self, story_id: str, keys: StoryKeys, published: datetime) -> None:
+    def add(self, story_id: str, keys: StoryKeys, published: datetime, placement: Placement) -> None:
+        """Only the keys: the story row (with ``placement``'s parent) is written by :func:`save`."""
         self.conn.execute(
             story_keys.insert(),
             [
@@ -111,9 +153,10 @@ def save(engine: Engine, article: Article, detection: Detection, keys: StoryKeys
                 )
             ).inserted_primary_key[0]
             index = SqlStoryIndex(conn, article_id)
-            story_id = find_story(index, keys, published) or new_story_id(article.url)
-            new_story = _upsert_story(conn, story_id, article, detection, published, now)
-            index.add(story_id, keys, published)
+            placement = place(index, keys, published)
+            story_id = placement.story_id or new_story_id(article.url)
+            new_story = _upsert_story(conn, story_id, article, detection, published, now, placement)
+            index.add(story_id, keys, published, placement)
             conn.execute(articles.update().where(articles.c.id == article_id).values(story_id=story_id))
             return Saved(article_id, story_id, new_story)
     except IntegrityError:
@@ -129,7 +172,10 @@ def _upsert_story(
     detection: Detection,
     published: datetime,
     now: datetime,
+    placement: Placement,
 ) -> bool:
+    """Start the story (a status change names its parent; one that tells nothing new is stored as
+    already fanned out, so it never alerts) or add the article to it."""
     outlet = {
         "source": article.source,
         "url": article.link or article.url,
@@ -158,6 +204,9 @@ def _upsert_story(
                 outlets=[outlet],
                 article_count=1,
                 effective=detection.effective,
+                parent_id=placement.parent_id,
+                change=placement.change,
+                queued=not placement.alert,
             )
         )
         return True
@@ -167,6 +216,7 @@ def _upsert_story(
         stories.update()
         .where(stories.c.id == story_id)
         .values(
+            published=min(row["published"], published),  # the first report: the join window's start
             updated=now,
             relevant=row["relevant"] or detection.relevant,
             kept=row["kept"] or detection.kept,
@@ -240,7 +290,9 @@ def fill_in_page(engine: Engine, article: Article, detection: Detection, keys: S
         have = set(conn.execute(select(story_keys.c.key).where(story_keys.c.article_id == row.id)).scalars())
         new_keys = replace(keys, keys=tuple(k for k in keys.keys if k not in have))
         if new_keys.keys:
-            SqlStoryIndex(conn, row.id).add(row.story_id, new_keys, row.published or utcnow())
+            SqlStoryIndex(conn, row.id).add(
+                row.story_id, new_keys, row.published or utcnow(), Placement(row.story_id)
+            )
         _take_up_page(conn, row.story_id, article, detection)
     return True
 
@@ -269,6 +321,23 @@ def _take_up_page(conn: Connection, story_id: str, article: Article, detection: 
             effective=row["effective"] or detection.effective,
         )
     )
+
+
+JOIN_KEY_RETENTION = timedelta(days=30)  # join keys are looked up within a week of an article
+
+
+def prune_keys(engine: Engine, now: datetime) -> None:
+    """Drop lookup keys that can no longer matter: join keys after ``JOIN_KEY_RETENTION``, the
+    event and provider keys an event's history is read from after ``HORIZON`` (a lift months on
+    must still find the restriction)."""
+    with engine.begin() as conn:
+        conn.execute(delete(story_keys).where(story_keys.c.published < now - HORIZON))
+        conn.execute(
+            delete(story_keys).where(
+                story_keys.c.published < now - JOIN_KEY_RETENTION,
+                *(story_keys.c.key.not_like(f"{prefix}%") for prefix in HISTORY_KEYS),
+            )
+        )
 
 
 def count_by_source(engine: Engine) -> dict[str, int]:

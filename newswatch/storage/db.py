@@ -47,6 +47,15 @@ def _add_missing_columns(table: str, *columns: str) -> Migration:
     return migrate
 
 
+def _create_missing_indexes(table: str, *names: str) -> Migration:
+    def migrate(conn: Connection) -> None:
+        for index in schema.metadata.tables[table].indexes:
+            if index.name in names:
+                index.create(conn, checkfirst=True)
+
+    return migrate
+
+
 def _steps(*migrations: Migration) -> Migration:
     def migrate(conn: Connection) -> None:
         for step in migrations:
@@ -76,6 +85,9 @@ MIGRATIONS: dict[int, Migration] = {
         _add_missing_columns("subscribers", "tz", "quiet", "digest"),
         _add_missing_columns("outbox", "held", "part_id"),
     ),
+    # an alert led by the report in its subscriber's language keeps that lead when edited; story
+    # lookup reads candidates' stories from an index
+    6: _steps(_add_missing_columns("outbox", "lead"), _create_missing_indexes("stories", "ix_stories_first")),
 }
 LATEST = max(MIGRATIONS)
 

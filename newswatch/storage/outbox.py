@@ -35,6 +35,8 @@ class Delivery:
     attempts: int
     message_id: int | None = None
     rendered_count: int = 0
+    lang: str | None = None  # the subscriber's
+    lead: str | None = None  # the link of the outlet the sent alert led with
 
     @property
     def key(self) -> tuple[str, int]:
@@ -113,6 +115,8 @@ _COLUMNS = (
     outbox.c.attempts,
     outbox.c.message_id,
     outbox.c.rendered_count,
+    subscribers.c.lang,
+    outbox.c.lead,
 )
 
 
@@ -261,8 +265,11 @@ def _update(engine: Engine, unit: Unit, **values) -> None:
         conn.execute(outbox.update().where(where).values(**values))
 
 
-def mark_sent(engine: Engine, unit: Unit, message_id: int | None, rendered_count: int = 0) -> None:
-    shown = {} if isinstance(unit, DigestPart) else {"rendered_count": rendered_count}
+def mark_sent(
+    engine: Engine, unit: Unit, message_id: int | None, rendered_count: int = 0, lead: str | None = None
+) -> None:
+    """Sent: an alert keeps the outlets it showed and the report it led with (edits keep both)."""
+    shown = {} if isinstance(unit, DigestPart) else {"rendered_count": rendered_count, "lead": lead}
     _update(engine, unit, status=SENT, message_id=message_id, sent_at=utcnow(), last_error=None, **shown)
 
 

@@ -120,6 +120,8 @@ stories = Table(
     # audience) is a story of its own that names the earlier one.
     Column("parent_id", String(16), index=True),
     Column("change", String(16)),  # NULL (a new event) | "effective" | "lifted" | "extended"
+    # covers what story lookup reads of each candidate's story: no visit to the wide rows
+    Index("ix_stories_first", "id", "published", "effective", "parent_id", "change"),
 )
 
 story_keys = Table(
@@ -165,6 +167,8 @@ outbox = Table(
     Column("message_id", BigInteger),
     Column("sent_at", UTCDateTime),
     Column("rendered_count", Integer, nullable=False, default=0),  # outlets shown in the sent message
+    # the outlet (its link) that led the sent alert, kept through edits; NULL: the story's first report
+    Column("lead", String(2048)),
     Column("last_error", Text),
     # Held for a digest (quiet hours, a daily digest) until next_attempt, not sent as an alert of its
     # own; NULL or false: an alert. part_id: the digest message that carries it once its time has come.

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, and_, func, select
 from .schema import outbox, subscribers, utcnow
 
 MAX_KEYWORDS = 50
+LANGS = ("zh", "en")  # what a subscriber's alerts can lead with
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Subscriber:
     providers: tuple[str, ...] = ()  # empty: every provider
     keywords: tuple[str, ...] = ()
     inactive_reason: str | None = None
-    lang: str | None = None  # "zh" | "en"; None until chosen (on /start from Telegram's language_code)
+    lang: str | None = None  # one of LANGS; None until chosen (on /start from Telegram's language_code)
     tz: str | None = None  # an IANA name; None: the default of the language (bot.schedule)
     quiet: str | None = None  # "23:00-08:00"
     digest: str | None = None  # "daily 09:00"
@@ -52,8 +53,11 @@ def get(engine: Engine, chat_id: int) -> Subscriber | None:
     return _row(row) if row else None
 
 
-def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple[Subscriber, bool]:
-    """Create or reactivate; returns (subscriber, was it already active)."""
+def subscribe(
+    engine: Engine, chat_id: int, kind: str, title: str = "", lang: str | None = None
+) -> tuple[Subscriber, bool]:
+    """Create or reactivate; returns (subscriber, was it already active). ``lang`` is taken only
+    when none was chosen yet: a language set with /lang survives another /start."""
     now = utcnow()
     with engine.begin() as conn:
         row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).first()
@@ -67,6 +71,7 @@ def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple
                     regions=[],
                     providers=[],
                     keywords=[],
+                    lang=lang,
                     created=now,
                     updated=now,
                 )
@@ -77,7 +82,14 @@ def subscribe(engine: Engine, chat_id: int, kind: str, title: str = "") -> tuple
             conn.execute(
                 subscribers.update()
                 .where(subscribers.c.id == row.id)
-                .values(active=True, kind=kind, title=title or row.title, updated=now, inactive_reason=None)
+                .values(
+                    active=True,
+                    kind=kind,
+                    title=title or row.title,
+                    lang=row.lang or lang,
+                    updated=now,
+                    inactive_reason=None,
+                )
             )
     found = get(engine, chat_id)
     assert found is not None
@@ -151,6 +163,22 @@ def set_schedule(engine: Engine, chat_id: int, **schedule: str | None) -> Subscr
             subscribers.update().where(subscribers.c.chat_id == chat_id).values(updated=utcnow(), **schedule)
         )
     return get(engine, chat_id)
+
+
+def set_lang(engine: Engine, chat_id: int, lang: str) -> Subscriber | None:
+    """The language alerts lead with: "zh" or "en" (see ``LANGS``)."""
+    assert lang in LANGS
+    with engine.begin() as conn:
+        conn.execute(
+            subscribers.update().where(subscribers.c.chat_id == chat_id).values(lang=lang, updated=utcnow())
+        )
+    return get(engine, chat_id)
+
+
+def lang_of(language_code: str | None) -> str:
+    """Telegram's ``language_code`` (an IETF tag such as "zh-hans" or "en-GB") as a subscriber's
+    language: Chinese for any zh tag, English otherwise."""
+    return "zh" if (language_code or "").lower().startswith("zh") else "en"
 
 
 def active(engine: Engine) -> list[Subscriber]:
