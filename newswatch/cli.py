@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", parents=[common], help="poll sources, detect stories and serve Telegram subscribers"
     )
+    run.add_argument(
+        "--role",
+        choices=("all", "scheduler", "crawler", "delivery"),
+        default="all",
+        help="what this process does (default: all of it, on one machine; see deploy/README.md)",
+    )
     run.set_defaults(handler=cmd_run)
 
     crawl = sub.add_parser("crawl", parents=[common], help="poll sources now and store new articles")
@@ -253,8 +259,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .service import run
 
     config = cfg.load(args.config)
-    Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
-    return run(config)
+    if args.role in ("all", "crawler"):
+        Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
+    if args.role in ("scheduler", "crawler"):
+        from .jobqueue import conninfo
+
+        conninfo(config.storage_url)  # those roles share a PostgreSQL store: refused now if it is not
+    return run(config, args.role)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,9 @@ class CrawlConfig:
     max_bytes: int = 5_000_000
     concurrency_per_domain: int = 2
     max_articles_per_poll: int = 60
-    max_parallel_crawls: int = 2
+    max_parallel_crawls: int = 2  # crawl worker processes the service keeps
+    worker_max_crawls: int = 500  # a worker is replaced after this many batches (returns its memory)
+    batch_timeout: float = 600.0  # a worker that has not answered a batch by then is killed
     allow_private: bool = False  # fetch article links on private/loopback addresses (intranet hosts)
     max_memory: int = 512 * 1024**2  # bytes; a crawl process growing past it is killed
 
@@ -270,6 +272,7 @@ class _Parser:
             "concurrency_per_domain",
             "max_articles_per_poll",
             "max_parallel_crawls",
+            "worker_max_crawls",
         ):
             ints[key] = self.typed(section, key, f"crawl.{key}", int, getattr(d, key))
             if ints[key] < (0 if key == "retries" else 1):
@@ -288,6 +291,7 @@ class _Parser:
         return CrawlConfig(
             user_agent=self.typed(section, "user_agent", "crawl.user_agent", str, d.user_agent),
             timeout=self.duration(section, "timeout", "crawl.timeout", d.timeout),
+            batch_timeout=self.duration(section, "batch_timeout", "crawl.batch_timeout", d.batch_timeout),
             allow_private=self.typed(section, "allow_private", "crawl.allow_private", bool, d.allow_private),
             max_memory=max_memory,
             **ints,

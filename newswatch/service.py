@@ -1,8 +1,11 @@
-"""``newswatch run``: the long-running service, wiring its roles together.
+"""``newswatch run``: the long-running service, wiring its roles together (``newswatch.roles``).
 
-APScheduler (asyncio) drives everything: one interval job per enabled source, the delivery job, and
-housekeeping. Polls go to the crawl dispatcher (``dispatch``); the scrapers write stories; the delivery
-job reads them and fans them out (``bot.delivery``).
+``--role all`` (the default) is the single machine: the scheduler, this machine's crawl workers and
+delivery in one process, with SQLite or PostgreSQL and nothing else. Past one machine each role runs on
+its own (``--role scheduler``, ``--role crawler`` on as many machines as needed, ``--role delivery``),
+sharing one PostgreSQL store and its job queue (``jobqueue``).
+
+APScheduler (asyncio) drives the periodic jobs of every role in the process.
 """
 
 from __future__ import annotations
@@ -13,266 +16,121 @@ import logging
 import signal
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine, delete
-from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot.app import ALLOWED_UPDATES, build_application
-from bot.delivery import ALERTS_SINCE, Delivery
-from bot.handlers import COMMANDS
-from bot.pacing import Pacer
-from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
-
-from .config import Config, SourceConfig
-from .dispatch import CrawlDispatcher, backoff_seconds
-from .storage import connect, schema, subscribers
-from .storage import sources as source_store
-from .storage import stories as story_store
-from .storage.instance import InstanceLease
+from .config import Config
+from .roles.scheduler import TICK, Scheduler
+from .storage import connect
 
 log = logging.getLogger("newswatch")
 
+ROLES = ("all", "scheduler", "crawler", "delivery")
 SHUTDOWN_GRACE = 8.0  # SIGTERM to exit: under 10 s
-KEY_RETENTION = timedelta(days=30)  # story lookup keys older than this can no longer join anything
 
 
 class Service:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, role: str = "all"):
+        assert role in ROLES
         self.config = config
-        self.engine: Engine = connect(config.storage_url)
-        self.app = build_application(config, self.engine) if config.telegram.token else None
-        if self.app:
-            # one pacer for alerts and command replies: Telegram counts them together
-            self.delivery = Delivery(
-                self.engine, TelegramSender(self.app.bot), config.alerts, self.app.bot_data["pacer"]
-            )
-        else:  # the console has no rate limits
-            self.delivery = Delivery(
-                self.engine,
-                ConsoleSender(),
-                config.alerts,
-                Pacer(per_second=1000, private_interval=0, group_interval=0),
-                console=True,
-            )
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.dispatcher = CrawlDispatcher(
-            config, self._crawled, config.crawl.max_parallel_crawls, self._may_poll
-        )
+        self.role = role
+        self.engine = connect(config.storage_url)
+        self.jobs = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
-        self.lease = InstanceLease(self.engine)
-        self.next_poll: dict[str, float] = {}
-        self._delivery_task: asyncio.Task | None = None
-        self._deliver_again = False
-        self._first_round: set[str] = set()
-
-    # --- jobs --------------------------------------------------------------------------------------
-
-    async def poll(self, source: SourceConfig) -> None:
-        """The per-source interval job: submit a crawl unless the source is backing off."""
-        if self._may_poll(source.name):
-            self.dispatcher.submit(source.name)
-
-    def _may_poll(self, name: str) -> bool:
-        return time.monotonic() >= self.next_poll.get(name, 0.0)
-
-    async def _crawled(self, names: list[str]) -> None:
-        states = await asyncio.to_thread(source_store.all_states, self.engine)
-        for name in names:
-            state = states.get(name)
-            if state and state.failures:
-                wait = backoff_seconds(self.config.source(name).interval, state.failures)
-                self.next_poll[name] = time.monotonic() + wait
-                log.warning(
-                    "%s failing (%d in a row): next try in %.0f s — %s",
-                    name,
-                    state.failures,
-                    wait,
-                    state.last_error,
-                )
-            else:
-                self.next_poll.pop(name, None)
-        for name in set(names) & self.delivery.history_sources:
-            state = states.get(name)
-            if state is not None and state.last_success is not None:
-                count = await asyncio.to_thread(story_store.mark_history, self.engine, name)
-                self.delivery.history_sources.discard(name)
-                log.info("%s: first poll stored %d stories as history, alerts start now", name, count)
-        if self._first_round:
-            self._first_round.difference_update(names)
-            if not self._first_round:
-                await asyncio.to_thread(self._alerts_start)
-        self.kick_delivery()
-
-    def _alerts_start(self) -> None:
-        if story_store.get_meta(self.engine, ALERTS_SINCE) is None:
-            # First start: what the first round found is history, not news. Alert from now on.
-            story_store.set_meta(self.engine, ALERTS_SINCE, datetime.now(UTC).isoformat())
-            log.info("first round of polls stored; alerts start now")
-
-    def kick_delivery(self) -> None:
-        """Deliver right after a crawl instead of waiting for the next delivery tick; a kick during a
-        run makes it run once more, so a story stored meanwhile does not wait for the next tick."""
-        if self._delivery_task is None or self._delivery_task.done():
-            self._delivery_task = asyncio.create_task(self.deliver())
-        else:
-            self._deliver_again = True
-
-    async def deliver_tick(self) -> None:
-        self.kick_delivery()
-
-    async def deliver(self) -> None:
-        self._deliver_again = True
-        while self._deliver_again and not self.stopping.is_set():
-            self._deliver_again = False
-            try:
-                await self.delivery.run_once()
-            except Exception:  # keep the job alive: the next tick retries from the durable outbox
-                log.exception("delivery run failed")
-
-    async def housekeeping(self) -> None:
-        await asyncio.to_thread(self._prune_keys, datetime.now(UTC) - KEY_RETENTION)
-        self.delivery.pacer.forget_idle()
-
-    def _prune_keys(self, cutoff: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(schema.story_keys).where(schema.story_keys.c.published < cutoff))
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    def schedule(self) -> None:
-        now = datetime.now(UTC)
-        # A source that has never been polled successfully (added later, or failing since the first
-        # start) finds a backlog on its first good poll, not news: held back, then stored as history.
-        states = source_store.all_states(self.engine)
-        self.delivery.history_sources = {
-            s.name
-            for s in self.config.sources
-            if s.enabled and (states.get(s.name) is None or states[s.name].last_success is None)
-        }
-        for source in self.config.sources:
-            if not source.enabled:
-                continue
-            self.scheduler.add_job(
-                self.poll,
-                "interval",
-                args=[source],
-                id=f"poll:{source.name}",
-                seconds=source.interval,
-                jitter=min(source.interval * 0.1, 30),
-                next_run_time=now,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=int(max(source.interval, 1)),
-            )
-            self._first_round.add(source.name)
-        self.scheduler.add_job(
-            self.deliver_tick,
-            "interval",
-            id="deliver",
-            seconds=self.config.alerts.delivery_interval,
-            coalesce=True,
-            max_instances=1,
-        )
-        self.scheduler.add_job(self.housekeeping, "interval", id="housekeeping", hours=1, coalesce=True)
-        self.scheduler.add_job(self.renew_lease, "interval", id="lease", seconds=10, coalesce=True)
-        if not self._first_round and story_store.get_meta(self.engine, ALERTS_SINCE) is None:
-            story_store.set_meta(self.engine, ALERTS_SINCE, now.isoformat())
-
-    async def start_bot(self) -> None:
-        if self.app is None:
-            subscribers.subscribe(self.engine, CONSOLE_CHAT_ID, "console", "console")
-            log.info("no Telegram token: alerts are printed here (set NEWSWATCH_TELEGRAM_TOKEN to use a bot)")
-            return
-        existing = subscribers.get(self.engine, CONSOLE_CHAT_ID)
-        if existing and existing.active:
-            subscribers.deactivate(self.engine, CONSOLE_CHAT_ID, "a Telegram token is configured")
-        delay = 1.0
-        while not self.stopping.is_set():
-            try:
-                await self.app.initialize()
-                break
-            except InvalidToken:
-                raise
-            except (NetworkError, TelegramError) as exc:
-                log.warning("Telegram not reachable (%s); retrying in %.0f s", exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), delay)
-                delay = min(delay * 2, 60)
-        if self.stopping.is_set():
-            return
-        with contextlib.suppress(TelegramError):
-            await self.app.bot.set_my_commands(COMMANDS)
-        await self.app.start()
-        await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
-        log.info("bot @%s is polling %s", self.app.bot.username, self.config.telegram.api_base_url)
-
-    async def renew_lease(self) -> None:
-        if not await asyncio.to_thread(self.lease.renew):
-            log.error("another newswatch took over this store (we were stalled too long): stopping")
-            self.stopping.set()
+        self._stops: list[Callable[[float], Awaitable[None]]] = []  # run in reverse order on the way out
 
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        holder = await asyncio.to_thread(self.lease.acquire)
-        if holder is not None:
-            log.error(
-                "another newswatch is running on this store (%s): stop it first, or give this one "
-                "its own [storage] url",
-                holder.describe(datetime.now(UTC)),
-            )
-            return 2
         try:
-            await self.start_bot()
-        except InvalidToken:
-            log.error("Telegram rejected the bot token (check NEWSWATCH_TELEGRAM_TOKEN)")
-            await asyncio.to_thread(self.lease.release)
-            return 2
-        self.dispatcher.start()
-        self.schedule()
-        self.scheduler.start()
-        log.info("newswatch running: %d sources, store %s", len(self._first_round), self.config.storage_url)
-        await self.stopping.wait()
-        await self.shutdown()
-        return 0
+            status = await self.start()
+            if status is None:
+                self.jobs.start()
+                log.info("newswatch running (role %s), store %s", self.role, self.config.storage_url)
+                await self.stopping.wait()
+        finally:
+            await self.shutdown()
+        return status or 0
+
+    async def start(self) -> int | None:
+        """Start this process's roles; an exit status when it cannot run."""
+        delivery = None
+        if self.role in ("all", "delivery"):
+            from .roles.delivery import DeliveryRole
+
+            delivery = DeliveryRole(self.config, self.engine, self.stopping)
+            status = await delivery.start(self.jobs)
+            if status is not None:
+                return status
+            self._stops.append(delivery.stop)
+        if self.role == "all":
+            assert delivery is not None
+            await self._start_local(delivery.crawled)
+        elif self.role == "scheduler":
+            await self._start_scheduler()
+        elif self.role == "crawler":
+            from .roles.crawler import CrawlerRole
+
+            crawler = CrawlerRole(self.config, self.engine, self.stopping)
+            await crawler.start()
+            self._stops.append(lambda _grace: crawler.stop())
+        return None
+
+    async def _start_local(self, on_polled: Callable[[list[str]], Awaitable[None]]) -> None:
+        from .polling import HostPoller
+        from .roles.scheduler import LocalQueue
+        from .workers import WorkerPool
+
+        pool = WorkerPool(self.config)
+        pool.start()
+        self._stops.append(lambda _grace: pool.stop())
+        queue = LocalQueue(HostPoller(self.config, self.engine, pool, on_polled))
+        self._stops.append(lambda _grace: queue.stop())
+        await self._schedule(queue.submit)
+
+    async def _start_scheduler(self) -> None:
+        from .jobqueue import JobQueue
+
+        queue = JobQueue(self.config)
+        await queue.open()
+        self._stops.append(lambda _grace: queue.close())
+        scheduler = await self._schedule(queue.submit)
+
+        async def recover() -> None:
+            scheduler.lost(await queue.recover())
+
+        self.jobs.add_job(recover, "interval", id="recover", seconds=5, coalesce=True)
+        self.jobs.add_job(queue.prune, "interval", id="prune", hours=1, coalesce=True)
+
+    async def _schedule(self, submit: Callable[[str], Awaitable[None]]) -> Scheduler:
+
+        scheduler = Scheduler(self.config, self.engine, submit)
+        await scheduler.load()
+        self.jobs.add_job(scheduler.tick, "interval", id="schedule", seconds=TICK, coalesce=True)
+        return scheduler
 
     async def shutdown(self) -> None:
-        """Stop taking work, let in-flight sends finish, then close; all within ``SHUTDOWN_GRACE``."""
+        """Stop taking work, then each role in reverse order of starting; all within ``SHUTDOWN_GRACE``."""
         log.info("stopping")
         deadline = time.monotonic() + SHUTDOWN_GRACE
-        self.scheduler.shutdown(wait=False)
-        self.delivery.stopping = True
-        await self.dispatcher.stop()
-        if self._delivery_task and not self._delivery_task.done():
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._delivery_task, max(0.5, deadline - time.monotonic() - 2))
-        if self.app is not None and self.app.running:
+        if self.jobs.running:
+            self.jobs.shutdown(wait=False)
+        for stop in reversed(self._stops):
+            left = max(0.5, deadline - time.monotonic())
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._stop_bot(), max(0.5, deadline - time.monotonic()))
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.lease.release)
+                await asyncio.wait_for(stop(left), left)
         self.engine.dispose()
         log.info("stopped")
 
-    async def _stop_bot(self) -> None:
-        assert self.app is not None
-        if self.app.updater and self.app.updater.running:
-            await self.app.updater.stop()
-        await self.app.stop()
-        await self.app.shutdown()
 
-
-def run(config: Config) -> int:
+def run(config: Config, role: str = "all") -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return asyncio.run(_main(config))
-
-
-async def _main(config: Config) -> int:
-    return await Service(config).main()
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    return asyncio.run(Service(config, role).main())

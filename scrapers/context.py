@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from sqlalchemy import Engine
@@ -13,7 +14,9 @@ from newswatch.storage import connect
 
 @lru_cache(maxsize=4)
 def load_config(path: str) -> cfg.Config:
-    return cfg.load(path)
+    """The config as the crawl side sees it: without the bot token, which it never needs."""
+    config = cfg.load(path)
+    return replace(config, telegram=replace(config.telegram, token=""))
 
 
 @lru_cache(maxsize=4)

@@ -30,6 +30,9 @@ DOWNLOAD_WARNSIZE = 0
 REDIRECT_MAX_TIMES = 5
 RETRY_TIMES = 2
 LOG_LEVEL = "INFO"
+# Scrapy re-reads and parses each callback's source for every response to warn about `return value`
+# in generators (its cache is keyed on bound methods, which never survive): ~1 ms per response.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

@@ -1,0 +1,284 @@
+"""Long-lived crawl worker processes (``scrapers.worker``), supervised from the service's event loop.
+
+A crawl runs in a child process: Scrapy's reactor cannot be restarted in-process, extraction is
+CPU-heavy and would stall the bot's event loop, and a child can be killed. Starting one costs about two
+seconds of CPU, so a worker is kept and given batch after batch (gunicorn's model): it is replaced
+
+- when its resident memory grows past ``[crawl] max_memory`` (sampled here with psutil, whatever the
+  platform; the worker also caps its own address space well above that, as a backstop for growth
+  faster than the sampling),
+- when it does not answer a batch within ``[crawl] batch_timeout`` (hung),
+- when it dies (a signal, the kernel's OOM killer, a crash),
+- and, healthy, after ``[crawl] worker_max_crawls`` batches, to return what it has accumulated.
+
+A worker that dies fails only the batch it was crawling; the caller (``polling``) records why.
+Requests from different hosts are merged into one batch, up to ``BATCH_SOURCES`` sources: a crawl of
+60 sources costs little more than a crawl of one. The service's loop only ever awaits pipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from .config import TOKEN_ENV, Config
+
+log = logging.getLogger("newswatch")
+
+BATCH_SOURCES = 60  # at most this many sources in one crawl (more when one host alone has more)
+START_TIMEOUT = 120.0  # a worker not ready by then is killed
+WATCH_INTERVAL = 0.25  # seconds between two memory samples of a worker
+ADDRESS_SPACE_SLACK = 2 * 1024**3  # a worker at rest maps about 1.1 GB (thread stacks, SQLite mmap)
+RETIRE_GRACE = 5.0
+KILLED = "crawl worker "  # how every reason below begins: such a source is polled alone next time
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a crawl went for the sources of one request: the worker's report, or why it died."""
+
+    failed: dict[str, str] = field(default_factory=dict)
+    new: int = 0
+    known: int = 0
+    killed: str | None = None
+
+
+class WorkerFailed(Exception):
+    """The worker died or was killed; the message is the reason recorded on its sources."""
+
+
+class CrawlWorker:
+    """One ``python -m scrapers.worker`` process and its watchdog."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.crawls = 0
+        self.proc: asyncio.subprocess.Process | None = None
+        self._killed: str | None = None  # why we killed it, when we did
+        self._watchdog: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> None:
+        limit = self.config.crawl.max_memory + ADDRESS_SPACE_SLACK
+        # The crawl side never needs the bot token: it is not inherited (scrapers.context drops the
+        # config file's copy too).
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "scrapers.worker",
+            "--config",
+            str(self.config.path),
+            "--address-space",
+            str(limit),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+            limit=2**24,
+        )
+        self._watchdog = asyncio.create_task(self._watch())
+        message = await self._receive(START_TIMEOUT, "start")
+        if "ready" not in message:
+            raise WorkerFailed(f"{KILLED}did not start: {message}")
+
+    async def crawl(self, names: list[str]) -> dict[str, Any]:
+        """The worker's report on one batch; WorkerFailed when it died or was killed meanwhile."""
+        assert self.proc is not None and self.proc.stdin is not None
+        self.crawls += 1
+        try:
+            self.proc.stdin.write(json.dumps({"crawl": names}).encode() + b"\n")
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it died: _receive says how
+        return (await self._receive(self.config.crawl.batch_timeout, "batch"))["done"]
+
+    async def _receive(self, timeout: float, what: str) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        except TimeoutError:
+            self.kill(f"{KILLED}killed: no answer to a {what} after {timeout:g} s")
+            line = b""
+        if line:
+            return json.loads(line)
+        await self.proc.wait()
+        raise WorkerFailed(self._killed or _death(self.proc.returncode))
+
+    def kill(self, reason: str) -> None:
+        if self.alive:
+            assert self.proc is not None
+            self._killed = self._killed or reason
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+
+    async def retire(self) -> None:
+        """Stop it: the end of its input makes a worker exit at once."""
+        if self.proc is None:
+            return
+        if self.alive:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), RETIRE_GRACE)
+            except TimeoutError:
+                self.kill("retired")
+                await self.proc.wait()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+    async def _watch(self) -> None:
+        assert self.proc is not None
+        cap = self.config.crawl.max_memory
+        try:
+            process = psutil.Process(self.proc.pid)
+            while self.alive:
+                rss = process.memory_info().rss
+                if rss > cap:
+                    self.kill(f"{KILLED}killed: memory over {cap // 2**20} MB ({rss // 2**20} MB)")
+                    return
+                await asyncio.sleep(WATCH_INTERVAL)
+        except psutil.Error:  # it is gone
+            return
+
+
+def _death(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        return f"{KILLED}killed by {signal.Signals(-returncode).name}"
+    return f"{KILLED}exited with status {returncode}"
+
+
+@dataclass
+class _Request:
+    names: list[str]
+    alone: bool
+    future: asyncio.Future[Outcome]
+
+
+class WorkerPool:
+    """``size`` crawl workers taking batches from one queue; each request gets its own outcome."""
+
+    def __init__(self, config: Config, size: int | None = None, batch_sources: int = BATCH_SOURCES):
+        self.config = config
+        self.size = size or config.crawl.max_parallel_crawls
+        self.batch_sources = batch_sources
+        self.workers: list[CrawlWorker | None] = [None] * self.size
+        self.crawls = 0  # batches crawled, all workers together
+        self._pending: deque[_Request] = deque()
+        self._arrived = asyncio.Event()
+        self._slots: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._slots = [asyncio.create_task(self._slot(i)) for i in range(self.size)]
+
+    async def crawl(self, names: list[str], alone: bool = False) -> Outcome:
+        """Crawl ``names`` (merged with other requests into one batch unless ``alone``)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Request(list(names), alone, future))
+        self._arrived.set()
+        return await future
+
+    async def stop(self) -> None:
+        for slot in self._slots:
+            slot.cancel()
+        await asyncio.gather(*self._slots, return_exceptions=True)
+        await asyncio.gather(*(w.retire() for w in self.workers if w), return_exceptions=True)
+        for request in self._pending:
+            request.future.cancel()
+
+    async def _slot(self, index: int) -> None:
+        delay = 1.0
+        while True:
+            worker = self.workers[index]
+            if worker is None or not worker.alive:
+                worker = CrawlWorker(self.config)
+                try:
+                    await worker.start()
+                except (WorkerFailed, OSError) as exc:
+                    await worker.retire()
+                    log.error("crawl worker could not start (%s); next try in %.0f s", exc, delay)
+                    self._fail(await self._take(), f"{KILLED}could not start: {exc}")
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 60.0)
+                    continue
+                self.workers[index] = worker
+                delay = 1.0
+            batch = await self._take()
+            await self._run(worker, batch)
+            if not worker.alive or worker.crawls >= self.config.crawl.worker_max_crawls:
+                await worker.retire()  # recycled: the next batch waits in the queue for its successor
+                self.workers[index] = None
+
+    async def _take(self) -> list[_Request]:
+        """The oldest request and those after it that fit in its batch (never a lone one)."""
+        while not self._pending:
+            self._arrived.clear()
+            await self._arrived.wait()
+        batch = [self._pending.popleft()]
+        size = len(batch[0].names)
+        while (
+            not batch[0].alone
+            and self._pending
+            and not self._pending[0].alone
+            and size + len(self._pending[0].names) <= self.batch_sources
+        ):
+            batch.append(self._pending.popleft())
+            size += len(batch[-1].names)
+        return batch
+
+    async def _run(self, worker: CrawlWorker, batch: list[_Request]) -> None:
+        names = [name for request in batch for name in request.names]
+        started = time.monotonic()
+        self.crawls += 1
+        try:
+            report = await worker.crawl(names)
+        except WorkerFailed as exc:
+            log.error("crawl of %s: %s", _short(names), exc)
+            self._fail(batch, str(exc))
+            return
+        except BaseException:
+            self._fail(batch, f"{KILLED}stopped")
+            raise
+        failed: dict[str, str] = report.get("failed", {})
+        level = logging.INFO if report.get("new") or failed else logging.DEBUG
+        log.log(
+            level,
+            "crawl %s: %d new, %d known, %d failed (%.1f s, worker %s)",
+            _short(names),
+            report.get("new", 0),
+            report.get("known", 0),
+            len(failed),
+            time.monotonic() - started,
+            worker.pid,
+        )
+        for request in batch:
+            if not request.future.done():
+                mine = {n: failed[n] for n in request.names if n in failed}
+                request.future.set_result(Outcome(mine, report.get("new", 0), report.get("known", 0)))
+
+    @staticmethod
+    def _fail(batch: list[_Request], reason: str) -> None:
+        for request in batch:
+            if not request.future.done():
+                request.future.set_result(Outcome(dict.fromkeys(request.names, reason), killed=reason))
+
+
+def _short(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 4 else f"{', '.join(names[:3])} and {len(names) - 3} more"
