@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
 
 from .config import Config
 from .roles.scheduler import TICK, Scheduler
@@ -49,7 +50,8 @@ class Service:
             status = await self.start()
             if status is None:
                 self.jobs.start()
-                log.info("newswatch running (role %s), store %s", self.role, self.config.storage_url)
+                store = make_url(self.config.storage_url).render_as_string(hide_password=True)
+                log.info("newswatch running (role %s), store %s", self.role, store)
                 await self.stopping.wait()
         finally:
             await self.shutdown()

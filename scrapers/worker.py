@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from typing import IO, Any
 
 from scrapy.utils.reactor import install_reactor
@@ -59,7 +60,9 @@ async def serve(path: str, log_level: str, out: IO[str]) -> None:
     from . import context
     from .runner import CrawlReport, batch_spider, crawl_settings, report
 
-    config = context.load_config(path)
+    with warnings.catch_warnings():  # the service has shown them already
+        warnings.simplefilter("ignore")
+        config = context.load_config(path)
     settings = crawl_settings(config, log_level)
     configure_logging(settings)
     logging.getLogger("scrapy").setLevel(log_level)
