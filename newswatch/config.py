@@ -51,7 +51,8 @@ class CrawlConfig:
     max_bytes: int = 5_000_000
     concurrency_per_domain: int = 2
     max_articles_per_poll: int = 60
-    max_parallel_crawls: int = 2  # crawl worker processes the service keeps
+    max_parallel_crawls: int = 2  # crawls in flight at once, spread over the workers
+    workers: int = 1  # crawl worker processes (each one more copy of Scrapy and the detector in memory)
     worker_max_crawls: int = 500  # a worker is replaced after this many batches (returns its memory)
     batch_timeout: float = 600.0  # a worker that has not answered a batch by then is killed
     allow_private: bool = False  # fetch article links on private/loopback addresses (intranet hosts)
@@ -272,6 +273,7 @@ class _Parser:
             "concurrency_per_domain",
             "max_articles_per_poll",
             "max_parallel_crawls",
+            "workers",
             "worker_max_crawls",
         ):
             ints[key] = self.typed(section, key, f"crawl.{key}", int, getattr(d, key))

@@ -33,6 +33,7 @@ from .workers import KILLED, WorkerPool
 log = logging.getLogger("newswatch")
 
 MAX_BACKOFF = 3600.0  # a failing source is retried at most this far apart
+MAX_EARLY = 30.0  # polling a host, take its sources due within a tenth of their interval (at most this)
 
 
 def backoff_seconds(interval: float, failures: int) -> float:
@@ -52,6 +53,13 @@ def next_poll(source: SourceConfig, state: SourceState | None) -> datetime | Non
 def is_due(source: SourceConfig, state: SourceState | None, now: datetime) -> bool:
     due = next_poll(source, state)
     return due is None or due <= now
+
+
+def early(source: SourceConfig) -> timedelta:
+    """How early a source may be polled along with its host's due ones: the sources of one host were
+    polled together and recorded one after the other, so they fall due a moment apart; without this,
+    the last ones would wait for the host's next turn."""
+    return timedelta(seconds=min(MAX_EARLY, source.interval / 10))
 
 
 def host_of(source: SourceConfig) -> str:
@@ -91,7 +99,7 @@ class HostPoller:
         sources = self.hosts.get(host, [])
         states = await asyncio.to_thread(source_store.states, self.engine, [s.name for s in sources])
         now = utcnow()
-        due = [s.name for s in sources if is_due(s, states.get(s.name), now)]
+        due = [s.name for s in sources if is_due(s, states.get(s.name), now + early(s))]
         alone = [name for name in due if suspect(states.get(name))]
         together = [name for name in due if name not in alone]
         if together:

@@ -9,9 +9,11 @@ copy of its standard output (file descriptor 1 itself is pointed at stderr, so a
 a library cannot corrupt the protocol):
 
 - the worker says ``{"ready": PID}`` once everything is loaded;
-- the supervisor sends ``{"crawl": [SOURCE, ...]}``; the worker runs one crawl of those sources
-  (their poll states are recorded in the store by ``SourceStatePipeline``, as for ``newswatch crawl``)
-  and answers ``{"done": {"new": N, "known": N, "failed": {SOURCE: REASON}}}``.
+- the supervisor sends ``{"id": N, "crawl": [SOURCE, ...]}``; the worker starts a crawl of those
+  sources (their poll states are recorded in the store by ``SourceStatePipeline``, as for
+  ``newswatch crawl``) and, when it ends, answers
+  ``{"id": N, "done": {"new": N, "known": N, "failed": {SOURCE: REASON}}}``. Several crawls may run at
+  once on the one reactor: the supervisor decides how many.
 
 The end of its input means the supervisor is gone or retires it: the worker exits at once, even in
 the middle of a crawl, so an orphan never keeps polling sources that another worker now owns.
@@ -72,8 +74,9 @@ async def serve(path: str, log_level: str, out: IO[str]) -> None:
     requests, _reading = await _requests()
     gc.freeze()  # what start-up made lives as long as the process: keep it out of every collection
     _send(out, {"ready": os.getpid()})
-    while True:
-        names: list[str] = (await requests.get())["crawl"]
+    crawls: set[asyncio.Future[None]] = set()
+
+    async def crawl(number: int, names: list[str]) -> None:
         crawler = runner.create_crawler(batch_spider(config, names))
         try:
             await runner.crawl(crawler)
@@ -83,7 +86,13 @@ async def serve(path: str, log_level: str, out: IO[str]) -> None:
             result = CrawlReport(failed=dict.fromkeys(names, f"crawl failed: {type(exc).__name__}: {exc}"))
         del crawler
         gc.collect()
-        _send(out, {"done": result.as_dict()})
+        _send(out, {"id": number, "done": result.as_dict()})
+
+    while True:
+        request = await requests.get()
+        task = asyncio.ensure_future(crawl(request["id"], request["crawl"]))
+        crawls.add(task)
+        task.add_done_callback(crawls.discard)
 
 
 async def _requests() -> tuple[asyncio.Queue[dict[str, Any]], asyncio.Future[None]]:

@@ -19,9 +19,9 @@ from ..workers import WorkerPool
 
 log = logging.getLogger("newswatch")
 
-# Hosts a crawler holds at once, per crawl worker: enough to merge a few hosts into each batch and keep
-# its workers busy, few enough that a busy crawler does not hoard hosts an idle one could poll.
-HOSTS_PER_WORKER = 4
+# Hosts a crawler holds at once, per crawl it can run: enough to merge a few hosts into each batch and
+# keep its workers busy, few enough that a busy crawler does not hoard hosts an idle one could poll.
+HOSTS_PER_CRAWL = 4
 
 
 class CrawlerRole:
@@ -35,7 +35,8 @@ class CrawlerRole:
     async def start(self) -> None:
         await self.queue.open()
         self.pool.start()
-        self._work = asyncio.create_task(self.queue.work(self.poller.poll, self.pool.size * HOSTS_PER_WORKER))
+        hosts = self.pool.capacity * HOSTS_PER_CRAWL
+        self._work = asyncio.create_task(self.queue.work(self.poller.poll, hosts))
         self._work.add_done_callback(self._ended)
         log.info("crawler running: %d crawl workers, taking hosts from the job queue", self.pool.size)
 

@@ -30,7 +30,7 @@ log = logging.getLogger("newswatch")
 
 TICK = 1.0  # seconds between two looks at what is due
 CATCH_UP_MARGIN = timedelta(seconds=60)  # re-read rows this much older than the last look (slow commits)
-MAX_GUARD = 60.0  # a host is not handed out again sooner than this (or its shortest interval)
+MAX_GUARD = 60.0  # a host is not handed out again sooner than this, or a quarter of its shortest interval
 
 
 class Scheduler:
@@ -53,7 +53,7 @@ class Scheduler:
         self.states.update(await asyncio.to_thread(source_store.polled_since, self.engine, since))
         now, clock = utcnow(), time.monotonic()
         for host, sources in self.hosts.items():
-            guard = min(MAX_GUARD, min(s.interval for s in sources))
+            guard = min(MAX_GUARD, min(s.interval for s in sources) / 4)
             if clock < self._handed.get(host, -guard) + guard:
                 continue
             if any(is_due(s, self.states.get(s.name), now) for s in sources):
