@@ -255,12 +255,17 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .detect.pipeline import Detector
+    from .detect.vocabulary import VocabularyError, build
     from .service import run
 
     config = cfg.load(args.config)
     if args.role in ("all", "crawler"):
-        Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
+        # A bad [vocabulary] is refused now, not in every crawl. Only the vocabulary is built: the
+        # detector itself lives in the crawl workers, and would cost the service 50 MB (numpy).
+        try:
+            build(config.vocabulary)
+        except VocabularyError as exc:
+            raise cfg.ConfigError(f"{config.path}: {exc}") from None
     if args.role in ("scheduler", "crawler"):
         from .jobqueue import conninfo
 
