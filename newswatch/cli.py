@@ -269,7 +269,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.role in ("scheduler", "crawler"):
         from .jobqueue import conninfo
 
-        conninfo(config.storage_url)  # those roles share a PostgreSQL store: refused now if it is not
+        try:
+            conninfo(config.storage_url)  # those roles share a PostgreSQL store
+        except ValueError as exc:
+            raise cfg.ConfigError(f"{config.path}: storage.url: {exc}") from None
     return run(config, args.role)
 
 

@@ -34,12 +34,11 @@ KEEP_FAILED_HOURS = 24
 
 
 def conninfo(storage_url: str) -> str:
-    """The libpq URI of an SQLAlchemy PostgreSQL URL (options such as search_path kept)."""
+    """The libpq URI of an SQLAlchemy PostgreSQL URL (options such as search_path kept); ValueError
+    for any other store."""
     url = make_url(storage_url)
     if url.get_backend_name() != "postgresql":
-        raise ConfigError(
-            f"storage.url: the scheduler and crawler roles share a PostgreSQL store (got {url.drivername})"
-        )
+        raise ValueError(f"the scheduler and crawler roles share a PostgreSQL store (got {url.drivername})")
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 

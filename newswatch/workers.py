@@ -55,9 +55,7 @@ KILLED = "crawl worker "  # how every reason below begins: such a source is poll
 class Outcome:
     """How a crawl went for the sources of one request: the worker's report, or why it died."""
 
-    failed: dict[str, str] = field(default_factory=dict)
-    new: int = 0
-    known: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # source -> reason
     killed: str | None = None
 
 
@@ -324,7 +322,7 @@ class WorkerPool:
         for request in batch:
             if not request.future.done():
                 mine = {n: failed[n] for n in request.names if n in failed}
-                request.future.set_result(Outcome(mine, report.get("new", 0), report.get("known", 0)))
+                request.future.set_result(Outcome(mine))
 
     @staticmethod
     def _fail(batch: list[_Request], reason: str) -> None:

@@ -23,7 +23,10 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from bot.delivery import ALERTS_SINCE
 from newswatch.storage import connect, schema
+from newswatch.storage import stories as story_store
+from newswatch.storage.instance import KEY as LEASE
 from tests.fixtures.newssite import NewsSite
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -145,6 +148,8 @@ def test_two_crawlers_share_the_polls_and_a_killed_one_loses_nothing(tmp_path: P
         a = Role(write_config(tmp_path / "a.toml", pg_url, sites, "crawler-a"), "crawler")
         b = Role(write_config(tmp_path / "b.toml", pg_url, sites, "crawler-b"), "crawler")
         roles += [a, b]
+        delivery = Role(scheduler_config, "delivery")
+        roles.append(delivery)
         engine = connect(pg_url)
 
         def stored() -> int:
@@ -158,6 +163,20 @@ def test_two_crawlers_share_the_polls_and_a_killed_one_loses_nothing(tmp_path: P
             return items["count"]
 
         wait_for(lambda: stored() == all_items(), 90, roles, "the first round")
+        # the delivery role saw the crawlers' first round in the store: alerts start, and only it
+        # holds the lease (crawlers and schedulers never take it)
+        wait_for(lambda: story_store.get_meta(engine, ALERTS_SINCE) is not None, 30, roles, "alerts to start")
+        assert f'"pid": {delivery.proc.pid},' in (story_store.get_meta(engine, LEASE) or "")
+        command = ["-m", "newswatch", "--config", str(scheduler_config), "run", "--role", "delivery"]
+        second = subprocess.run(
+            [sys.executable, *command],
+            cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2 and "another newswatch is running on this store" in second.stderr
         time.sleep(3 * INTERVAL)  # a few rounds of 304s
 
         # News everywhere: the next poll of each feed fetches 15 pages. Kill crawler A in one of them.
