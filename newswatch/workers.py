@@ -11,8 +11,9 @@ slow site does not hold up the others. A worker is replaced
   faster than the sampling),
 - when it does not answer a batch within ``[crawl] batch_timeout`` (hung),
 - when it dies (a signal, the kernel's OOM killer, a crash),
-- and, healthy, after ``[crawl] worker_max_crawls`` batches, to return what it has accumulated: it
-  takes no new batch, finishes its own, then its successor starts; waiting batches stay queued.
+- and, healthy, after ``[crawl] worker_max_crawls`` batches, or when its memory stays near the cap
+  after a crawl, to return what it has accumulated: it takes no new batch, finishes its own, then its
+  successor starts; waiting batches stay queued.
 
 A worker that dies fails only the batches it was crawling; the caller (``polling``) records why.
 Requests of different hosts are merged into one batch, up to ``BATCH_SOURCES`` sources, for up to
@@ -48,6 +49,7 @@ START_TIMEOUT = 120.0  # a worker not ready by then is killed
 WATCH_INTERVAL = 0.25  # seconds between two memory samples of a worker
 ADDRESS_SPACE_SLACK = 2 * 1024**3  # a worker at rest maps about 1.1 GB (thread stacks, SQLite mmap)
 RETIRE_GRACE = 5.0
+RECYCLE_AT = 0.8  # a worker whose memory stays above this share of the cap takes no new batch
 KILLED = "crawl worker "  # how every reason below begins: such a source is polled alone next time
 
 
@@ -69,6 +71,7 @@ class CrawlWorker:
     def __init__(self, config: Config):
         self.config = config
         self.crawls = 0  # batches given to it
+        self.rss = 0  # its resident memory at the last sample
         self.proc: asyncio.subprocess.Process | None = None
         self._ids = itertools.count()
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -149,6 +152,12 @@ class CrawlWorker:
                 future.set_exception(WorkerFailed(reason))
         self._waiting.clear()
 
+    @property
+    def spent(self) -> bool:
+        """Done its share: it takes no new batch, and is replaced once its own are done."""
+        near_cap = self.rss > RECYCLE_AT * self.config.crawl.max_memory
+        return near_cap or self.crawls >= self.config.crawl.worker_max_crawls
+
     def kill(self, reason: str) -> None:
         if self.alive:
             assert self.proc is not None
@@ -175,9 +184,9 @@ class CrawlWorker:
         try:
             process = psutil.Process(self.proc.pid)
             while self.alive:
-                rss = process.memory_info().rss
-                if rss > cap:
-                    self.kill(f"{KILLED}killed: memory over {cap // 2**20} MB ({rss // 2**20} MB)")
+                self.rss = process.memory_info().rss
+                if self.rss > cap:
+                    self.kill(f"{KILLED}killed: memory over {cap // 2**20} MB ({self.rss // 2**20} MB)")
                     return
                 await asyncio.sleep(WATCH_INTERVAL)
         except psutil.Error:  # it is gone
@@ -252,7 +261,7 @@ class WorkerPool:
             delay = 1.0
             self.workers[index] = worker
             mine: set[asyncio.Task[None]] = set()
-            while worker.alive and worker.crawls < self.config.crawl.worker_max_crawls:
+            while worker.alive and not worker.spent:
                 if len(mine) >= self.per_worker:
                     await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
                     continue
