@@ -32,6 +32,7 @@ bench: install-test
 	$(BIN)/python bench/fanout
 	$(BIN)/python bench/latency
 	$(BIN)/python bench/memory
+	$(BIN)/python bench/scale
 
 lint: install-test
 	$(BIN)/ruff check .
