@@ -248,6 +248,9 @@ class WorkerPool:
         """Keep worker ``index`` running and busy, replacing it when it dies or has done its share."""
         delay = 1.0
         while True:
+            while not self._pending:  # started when there is work: none for a service with no sources
+                self._arrived.clear()
+                await self._arrived.wait()
             worker = CrawlWorker(self.config)
             try:
                 await worker.start()
