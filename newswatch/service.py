@@ -23,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 from .config import Config
-from .roles.scheduler import TICK, Scheduler
+from .roles.scheduler import SchedulerRole, schedule
 from .storage import connect
 
 log = logging.getLogger("newswatch")
@@ -72,7 +72,9 @@ class Service:
             assert delivery is not None
             await self._start_local(delivery.crawled)
         elif self.role == "scheduler":
-            await self._start_scheduler()
+            scheduler = SchedulerRole(self.config, self.engine)
+            await scheduler.start(self.jobs)
+            self._stops.append(lambda _grace: scheduler.stop())
         elif self.role == "crawler":
             from .roles.crawler import CrawlerRole
 
@@ -91,28 +93,7 @@ class Service:
         self._stops.append(lambda _grace: pool.stop())
         queue = LocalQueue(HostPoller(self.config, self.engine, pool, on_polled))
         self._stops.append(lambda _grace: queue.stop())
-        await self._schedule(queue.submit)
-
-    async def _start_scheduler(self) -> None:
-        from .jobqueue import JobQueue
-
-        queue = JobQueue(self.config)
-        await queue.open()
-        self._stops.append(lambda _grace: queue.close())
-        scheduler = await self._schedule(queue.submit)
-
-        async def recover() -> None:
-            scheduler.lost(await queue.recover())
-
-        self.jobs.add_job(recover, "interval", id="recover", seconds=5, coalesce=True)
-        self.jobs.add_job(queue.prune, "interval", id="prune", hours=1, coalesce=True)
-
-    async def _schedule(self, submit: Callable[[str], Awaitable[None]]) -> Scheduler:
-
-        scheduler = Scheduler(self.config, self.engine, submit)
-        await scheduler.load()
-        self.jobs.add_job(scheduler.tick, "interval", id="schedule", seconds=TICK, coalesce=True)
-        return scheduler
+        await schedule(self.config, self.engine, self.jobs, queue.submit)
 
     async def shutdown(self) -> None:
         """Stop taking work, then each role in reverse order of starting; all within ``SHUTDOWN_GRACE``."""

@@ -6,7 +6,7 @@ polled is decided again from the store when the host's turn comes, so a host han
 two schedulers, is still polled once.
 
 Two queues take hosts: ``LocalQueue`` here (``--role all``), and the job queue (``jobqueue``) for
-crawlers on other machines.
+crawlers on other machines (``SchedulerRole``, ``--role scheduler``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from ..config import Config
@@ -64,6 +65,43 @@ class Scheduler:
         """These hosts' polls were lost (their crawler died): hand them out again at the next tick."""
         for host in hosts:
             self._handed.pop(host, None)
+
+
+async def schedule(
+    config: Config, engine: Engine, jobs: AsyncIOScheduler, submit: Callable[[str], Awaitable[None]]
+) -> Scheduler:
+    """A scheduler handing due hosts to ``submit``, ticking among ``jobs``."""
+    scheduler = Scheduler(config, engine, submit)
+    await scheduler.load()
+    jobs.add_job(scheduler.tick, "interval", id="schedule", seconds=TICK, coalesce=True)
+    return scheduler
+
+
+class SchedulerRole:
+    """``--role scheduler``: hosts go to the job queue, for crawlers anywhere; the polls of a crawler
+    that went silent are failed and their hosts handed out again."""
+
+    RECOVER_EVERY = 5.0
+
+    def __init__(self, config: Config, engine: Engine):
+        from ..jobqueue import JobQueue
+
+        self.config = config
+        self.engine = engine
+        self.queue = JobQueue(config)
+
+    async def start(self, jobs: AsyncIOScheduler) -> None:
+        await self.queue.open()
+        scheduler = await schedule(self.config, self.engine, jobs, self.queue.submit)
+
+        async def recover() -> None:
+            scheduler.lost(await self.queue.recover())
+
+        jobs.add_job(recover, "interval", id="recover", seconds=self.RECOVER_EVERY, coalesce=True)
+        jobs.add_job(self.queue.prune, "interval", id="prune", hours=1, coalesce=True)
+
+    async def stop(self) -> None:
+        await self.queue.close()
 
 
 class LocalQueue:
