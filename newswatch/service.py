@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from .config import Config
 from .roles.scheduler import SchedulerRole, schedule
 from .storage import connect
+from .storage.db import SMALL_CACHE_KIB
 
 log = logging.getLogger("newswatch")
 
@@ -37,7 +38,8 @@ class Service:
         assert role in ROLES
         self.config = config
         self.role = role
-        self.engine = connect(config.storage_url)
+        # the crawls (in their workers) join stories; this process reads a few rows at a time
+        self.engine = connect(config.storage_url, cache_kib=SMALL_CACHE_KIB)
         self.jobs = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self._stops: list[Callable[[float], Awaitable[None]]] = []  # run in reverse order on the way out

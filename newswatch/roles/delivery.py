@@ -166,15 +166,19 @@ class DeliveryRole:
         if not watched:
             return
         states = await asyncio.to_thread(source_store.states, self.engine, watched)
+        # On a first start the whole first round is history (alerts start after it): nothing to mark
+        # source by source, which would also compete with the crawls for the store's write lock.
+        first_start = bool(self.first_round)
         for name in watched:
             state = states.get(name)
             if state is None or state.last_poll is None:
                 continue
             self.first_round.discard(name)
             if name in self.delivery.history_sources and state.last_success is not None:
-                count = await asyncio.to_thread(story_store.mark_history, self.engine, name)
                 self.delivery.history_sources.discard(name)
-                log.info("%s: first poll stored %d stories as history, alerts start now", name, count)
+                if not first_start:
+                    count = await asyncio.to_thread(story_store.mark_history, self.engine, name)
+                    log.info("%s: first poll stored %d stories as history, alerts start now", name, count)
         if not self.first_round:
             await asyncio.to_thread(self._alerts_start)
 

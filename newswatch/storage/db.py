@@ -94,15 +94,18 @@ def migrate(engine: Engine) -> int:
     return found
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bot) never block the writer (a crawl)
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: the story-key index stays in memory
-    cursor.execute("PRAGMA mmap_size=268435456")
-    cursor.close()
+def _sqlite_pragmas(cache_kib: int):
+    def set_pragmas(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bot) never block the writer (a crawl)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
+        cursor.execute("PRAGMA mmap_size=268435456")
+        cursor.close()
+
+    return set_pragmas
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -111,14 +114,20 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def connect(url: str, *, upgrade: bool = True) -> Engine:
+STORY_CACHE_KIB = 65536  # 64 MB per connection: the story-key index stays in memory for a crawl
+SMALL_CACHE_KIB = 4096  # a process that only reads a few rows at a time (the service)
+
+
+def connect(url: str, *, upgrade: bool = True, cache_kib: int = STORY_CACHE_KIB) -> Engine:
+    """``cache_kib``: SQLite's page cache per connection, which is process memory (a pool holds
+    several connections)."""
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(cache_kib))
         event.listen(engine, "begin", _sqlite_begin)
     if upgrade:
         migrate(engine)
