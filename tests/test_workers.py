@@ -107,8 +107,9 @@ def test_a_worker_over_its_memory_cap_is_replaced_and_the_healthy_source_still_g
     engine = connect(config.storage_url)
 
     async def scenario(pool: WorkerPool) -> tuple[int, int]:
-        first = (await running_worker(pool)).pid
-        polled = await HostPoller(config, engine, pool).poll(host_of(config.source("hog")))
+        poll = asyncio.create_task(HostPoller(config, engine, pool).poll(host_of(config.source("hog"))))
+        first = (await running_worker(pool)).pid  # started for the batch
+        polled = await poll
         assert sorted(polled) == ["healthy", "hog"]
         return first, (await running_worker(pool)).pid
 
@@ -131,8 +132,8 @@ def test_a_worker_killed_by_a_signal_fails_its_batch_only(tmp_path: Path, site: 
     )
 
     async def scenario(pool: WorkerPool) -> tuple[str | None, str | None]:
-        worker = await running_worker(pool)
         crawl = asyncio.create_task(pool.crawl(["slow"]))
+        worker = await running_worker(pool)
         while not any(r.path == "/broken/slow-body.xml" for r in site.requests):
             await asyncio.sleep(0.05)
         worker.send_signal(signal.SIGKILL)  # what the kernel's OOM killer does
@@ -150,6 +151,7 @@ def test_a_hung_worker_is_killed_after_the_batch_timeout(tmp_path: Path, site: N
     config = cfg.load(path)
 
     async def scenario(pool: WorkerPool) -> tuple[str | None, str | None]:
+        assert (await pool.crawl(["verge"])).killed is None  # a worker starts when there is work
         (await running_worker(pool)).suspend()  # SIGSTOP: alive, but never answers
         hung = (await pool.crawl(["verge"])).killed
         return hung, (await pool.crawl(["verge"])).killed
@@ -198,6 +200,7 @@ def test_the_bot_token_never_reaches_a_crawl_worker(
     assert config.telegram.token == "123:from-the-environment"
 
     async def scenario(pool: WorkerPool) -> dict[str, str]:
+        await pool.crawl(["verge"])  # a worker starts when there is work
         return (await running_worker(pool)).environ()
 
     environ = with_pool(config, scenario)
