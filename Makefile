@@ -47,6 +47,7 @@ bench: install-test
 	$(BIN)/python bench/latency
 	$(BIN)/python bench/memory
 	$(BIN)/python bench/web
+	$(BIN)/python bench/scale
 
 lint: install-test
 	$(BIN)/ruff check .

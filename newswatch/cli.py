@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", parents=[common], help="poll sources, detect stories and serve Telegram subscribers"
     )
+    run.add_argument(
+        "--role",
+        choices=("all", "scheduler", "crawler", "delivery"),
+        default="all",
+        help="what this process does (default: all of it, on one machine; see deploy/README.md)",
+    )
     run.set_defaults(handler=cmd_run)
 
     crawl = sub.add_parser("crawl", parents=[common], help="poll sources now and store new articles")
@@ -167,7 +173,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _open_store(config: cfg.Config, *, writable: bool = False) -> Any:
+def _open_store(config: cfg.Config, *, writable: bool = False, **connect_args: Any) -> Any:
     """The store's engine, migrated; a store that cannot be opened (or, with ``writable``, written:
     read-only, immutable, locked out) is one line, not a traceback."""
     from sqlalchemy.engine import make_url
@@ -177,7 +183,7 @@ def _open_store(config: cfg.Config, *, writable: bool = False) -> Any:
     from .storage.db import SchemaTooNew, check_writable
 
     try:
-        engine = connect(config.storage_url)
+        engine = connect(config.storage_url, **connect_args)
         if writable:
             check_writable(engine)
         return engine
@@ -491,14 +497,30 @@ def _clip(text: str, limit: int) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .detect.pipeline import Detector
+    from .detect.vocabulary import VocabularyError, build
     from .service import run
+    from .storage.db import SMALL_CACHE_KIB
     from .tracker import config_events
 
     config = cfg.load(args.config)
-    Detector.from_config(config)  # a bad [vocabulary] is refused now, not in every crawl
-    config_events(config)  # and so is a bad [[tracker.events]], not in every /tracker
-    return run(config, _open_store(config, writable=True))
+    if args.role in ("all", "crawler"):
+        # A bad [vocabulary] is refused now, not in every crawl. Only the vocabulary is built: the
+        # detector itself lives in the crawl workers, and would cost the service 50 MB (numpy).
+        try:
+            build(config.vocabulary)
+        except VocabularyError as exc:
+            raise cfg.ConfigError(f"{config.path}: {exc}") from None
+    if args.role in ("scheduler", "crawler"):
+        from .jobqueue import conninfo
+
+        try:
+            conninfo(config.storage_url)  # those roles share a PostgreSQL store
+        except ValueError as exc:
+            raise cfg.ConfigError(f"{config.path}: storage.url: {exc}") from None
+    config_events(config)  # a bad [[tracker.events]] is refused now, not in every /tracker
+    # the crawls (in their workers) join stories; the service reads a few rows at a time
+    engine = _open_store(config, writable=args.role in ("all", "delivery"), cache_kib=SMALL_CACHE_KIB)
+    return run(config, args.role, engine)
 
 
 if __name__ == "__main__":

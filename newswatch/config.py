@@ -47,6 +47,7 @@ DURATION_BOUNDS = {
     "timeout": (1.0, 10 * MINUTE),
     "max_age": (MINUTE, 365 * DAY),
     "delivery_interval": (0.5, HOUR),
+    "batch_timeout": (10.0, HOUR),
 }
 INT_BOUNDS = {
     "retries": (0, 10),
@@ -54,6 +55,8 @@ INT_BOUNDS = {
     "concurrency_per_domain": (1, 32),
     "max_articles_per_poll": (1, 1000),
     "max_parallel_crawls": (1, 32),
+    "workers": (1, 32),
+    "worker_max_crawls": (1, 1_000_000),
 }
 MAX_MEMORY_BOUNDS = (64 * 1024**2, 64 * 1024**3)
 _LISTEN_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
@@ -81,7 +84,10 @@ class CrawlConfig:
     max_bytes: int = 5_000_000
     concurrency_per_domain: int = 2
     max_articles_per_poll: int = 60
-    max_parallel_crawls: int = 2
+    max_parallel_crawls: int = 2  # crawls in flight at once, spread over the workers
+    workers: int = 1  # crawl worker processes (each one more copy of Scrapy and the detector in memory)
+    worker_max_crawls: int = 500  # a worker is replaced after this many batches (returns its memory)
+    batch_timeout: float = 600.0  # a worker that has not answered a batch by then is killed
     allow_private: bool = False  # fetch article links on private/loopback addresses (intranet hosts)
     max_memory: int = 512 * 1024**2  # bytes; a crawl process growing past it is killed
 
@@ -389,6 +395,7 @@ class _Parser:
         return CrawlConfig(
             user_agent=user_agent,
             timeout=self.duration(section, "timeout", "crawl.timeout", d.timeout),
+            batch_timeout=self.duration(section, "batch_timeout", "crawl.batch_timeout", d.batch_timeout),
             allow_private=self.typed(section, "allow_private", "crawl.allow_private", bool, d.allow_private),
             max_memory=max_memory,
             **ints,

@@ -4,5 +4,6 @@ Stages, one module each: ``spiders`` (one spider per crawl, polling every source
 stored articles, parse), ``feeds`` (feed bytes -> entries), ``ithome`` (ITHome page parsing),
 ``extract`` (article text from any page), ``normalize`` (URLs, language, text, time), ``middlewares``
 (conditional GET, retry backoff), ``pipelines`` (normalize -> detect -> store, then each source's
-state), ``runner`` (running a crawl for the CLI; the service runs the CLI in a subprocess).
+state), ``runner`` (building, running and reporting a crawl), ``worker`` (a long-lived crawl worker
+process: the service's crawls run there, one after another on one reactor).
 """

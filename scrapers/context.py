@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from sqlalchemy import Engine
@@ -15,7 +16,9 @@ from .fetchguard import FetchPolicy
 
 @lru_cache(maxsize=4)
 def load_config(path: str) -> cfg.Config:
-    return cfg.load(path)
+    """The config as the crawl side sees it: without the bot token, which it never needs."""
+    config = cfg.load(path)
+    return replace(config, telegram=replace(config.telegram, token=""))
 
 
 @lru_cache(maxsize=4)

@@ -67,7 +67,8 @@ class FetchGuardMiddleware:
 
 class ConditionalGetMiddleware:
     """Adds If-None-Match / If-Modified-Since from the source's stored validators to index requests,
-    so an unchanged feed costs a 304 and nothing else. The states of all sources are read once."""
+    so an unchanged feed costs a 304 and nothing else. The states of the crawl's sources are read once
+    (not the whole table: a worker runs a crawl every second or so against thousands of sources)."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -82,7 +83,8 @@ class ConditionalGetMiddleware:
         if not name:
             return
         if self._states is None:
-            self._states = sources.all_states(context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"]))
+            engine = context.engine(self.crawler.settings["NEWSWATCH_STORAGE_URL"])
+            self._states = sources.states(engine, [s.name for s in self.crawler.spider.sources])
         state = self._states.get(name)
         if state is None:
             return

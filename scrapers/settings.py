@@ -30,6 +30,9 @@ DOWNLOAD_WARNSIZE = 0
 REDIRECT_MAX_TIMES = 5
 RETRY_TIMES = 2
 LOG_LEVEL = "INFO"
+# Scrapy re-reads and parses each callback's source for every response to warn about `return value`
+# in generators (its cache is keyed on bound methods, which never survive): ~1 ms per response.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Only http(s): a feed's file://, ftp://, data: or s3:// link must never be read (see scrapers.fetchguard).
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}

@@ -1,6 +1,6 @@
 """Subscribers talk to the bot: commands, menus and junk get short, valid, helpful answers.
 
-The service's real bot (``Service.start_bot``: python-telegram-bot's Application, long polling,
+The service's real bot (``DeliveryRole.start_bot``: python-telegram-bot's Application, long polling,
 setMyCommands) runs against the fake Bot API; the tests act as users with ``send_text`` and
 ``press_button`` and read what the bot answered. Every answer passed the fake's copy of Telegram's
 HTML parser and length check, or it would not have been delivered.
@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from bot.flood import BURST
 from bot.handlers import COMMANDS, SLOW_DOWN
 from newswatch.config import Config, SourceConfig, TelegramConfig
-from newswatch.service import Service
-from newswatch.storage import outbox, subscribers
+from newswatch.roles.delivery import DeliveryRole
+from newswatch.storage import connect, outbox, subscribers
 from newswatch.storage import sources as source_store
 from newswatch.storage.subscribers import MAX_KEYWORDS
 from tests.fixtures.botapi import FakeBotAPI, utf16_len
@@ -45,7 +45,8 @@ class RunningBot:
 
     def __enter__(self) -> RunningBot:
         self.thread.start()
-        self.service = Service(self.config)
+        self.engine = connect(self.config.storage_url)
+        self.service = DeliveryRole(self.config, self.engine, asyncio.Event())
         self.call(self.service.start_bot())
         return self
 
@@ -53,7 +54,7 @@ class RunningBot:
         try:
             self.call(self.service._stop_bot())
         finally:
-            self.service.engine.dispose()
+            self.engine.dispose()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
             self.loop.close()

@@ -12,7 +12,8 @@ import pytest
 
 from newswatch.config import Config, TelegramConfig
 from newswatch.logredact import REDACTED, redacting
-from newswatch.service import Service
+from newswatch.roles.delivery import DeliveryRole
+from newswatch.storage import connect
 from tests.fixtures.botapi import FakeBotAPI
 
 TOKEN = "123456:AAE-ReallySecretPart_0123456789abcdef"
@@ -66,12 +67,13 @@ def test_a_base_url_without_bot_logs_no_secret_while_telegram_is_retried(
     )
 
     async def start_then_stop() -> None:
-        service = Service(config)
-        starting = asyncio.create_task(service.start_bot())
+        engine = connect(config.storage_url)
+        delivery = DeliveryRole(config, engine, asyncio.Event())
+        starting = asyncio.create_task(delivery.start_bot())
         await asyncio.sleep(2.5)  # two retries
-        service.stopping.set()
+        delivery.stopping.set()
         await starting
-        service.engine.dispose()
+        engine.dispose()
 
     with redacting(TOKEN):
         asyncio.run(start_then_stop())

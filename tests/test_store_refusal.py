@@ -31,8 +31,9 @@ from bot.handlers import STORE_UNAVAILABLE
 from bot.pacing import Pacer
 from bot.senders import TelegramSender
 from newswatch.config import AlertsConfig, Config, SourceConfig, TelegramConfig
-from newswatch.service import Service
+from newswatch.roles.delivery import DeliveryRole
 from newswatch.storage import connect, outbox, schema, subscribers
+from newswatch.storage import sources as source_store
 from newswatch.storage import stories as story_store
 from tests.conftest import Clock
 from tests.fixtures.botapi import FakeBotAPI
@@ -276,16 +277,19 @@ def test_the_first_round_ending_while_the_store_refuses_starts_alerts_once_it_ta
     with store.begin() as conn:  # a first start: alerts begin once every source has been polled
         conn.execute(schema.meta.delete().where(schema.meta.c.key == ALERTS_SINCE))
     source = SourceConfig("ithome", "ithome", "https://www.ithome.com/rss/")
-    service = Service(Config(path=tmp_path / "config.toml", storage_url=refusal.url, sources=(source,)))
+    source_store.record_success(store, "ithome", None, None)  # its first poll, made by a crawl worker
+    config = Config(path=tmp_path / "config.toml", storage_url=refusal.url, sources=(source,))
+    engine = connect(refusal.url)
 
-    async def crawled() -> None:  # the crawl dispatcher's callback after the first poll
-        service._first_round = {"ithome"}
+    async def crawled() -> None:  # the crawl workers' callback after the first poll
+        delivery = DeliveryRole(config, engine, asyncio.Event())
+        delivery.first_round = {"ithome"}
         refusal.start()
-        await service._crawled(["ithome"])  # used to raise, and alerts never started
+        await delivery.crawled(["ithome"])  # used to raise, and alerts never started
         assert story_store.get_meta(store, ALERTS_SINCE) is None
         refusal.stop()
-        await service._crawled(["ithome"])  # the next poll of the source
+        await delivery.crawled(["ithome"])  # the next poll of the source
 
     asyncio.run(crawled())
-    service.engine.dispose()
+    engine.dispose()
     assert story_store.get_meta(store, ALERTS_SINCE) is not None

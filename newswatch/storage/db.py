@@ -120,15 +120,18 @@ def migrate(engine: Engine) -> int:
     return found
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bot) never block the writer (a crawl)
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: the story-key index stays in memory
-    cursor.execute("PRAGMA mmap_size=268435456")
-    cursor.close()
+def _sqlite_pragmas(cache_kib: int):
+    def set_pragmas(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, see _sqlite_begin
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers (the bot) never block the writer (a crawl)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
+        cursor.execute("PRAGMA mmap_size=268435456")
+        cursor.close()
+
+    return set_pragmas
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -152,9 +155,17 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def connect(url: str, *, upgrade: bool = True, pooled: bool = True) -> Engine:
+STORY_CACHE_KIB = 65536  # 64 MB per connection: the story-key index stays in memory for a crawl
+SMALL_CACHE_KIB = 4096  # a process that only reads a few rows at a time (the service)
+
+
+def connect(
+    url: str, *, upgrade: bool = True, pooled: bool = True, cache_kib: int = STORY_CACHE_KIB
+) -> Engine:
     """An engine on the store; ``pooled=False`` opens a new connection each time (a health probe
-    must see what a new writer would, not what a connection opened an hour ago still can do)."""
+    must see what a new writer would, not what a connection opened an hour ago still can do);
+    ``cache_kib``: SQLite's page cache per connection, which is process memory (a pool holds
+    several connections)."""
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:" and not database.startswith("file:"):
         _create_private(Path(database))
@@ -163,7 +174,7 @@ def connect(url: str, *, upgrade: bool = True, pooled: bool = True) -> Engine:
         kwargs["poolclass"] = NullPool
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(cache_kib))
         event.listen(engine, "begin", _sqlite_begin)
     if upgrade:
         migrate(engine)

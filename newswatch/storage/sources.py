@@ -42,6 +42,20 @@ def all_states(engine: Engine) -> dict[str, SourceState]:
         return {r["name"]: SourceState(**r) for r in conn.execute(select(sources)).mappings()}
 
 
+def states(engine: Engine, names: list[str]) -> dict[str, SourceState]:
+    """The states of the named sources that have one (a source never polled has none)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(sources).where(sources.c.name.in_(names))).mappings()
+        return {r["name"]: SourceState(**r) for r in rows}
+
+
+def polled_since(engine: Engine, since: datetime) -> dict[str, SourceState]:
+    """The states of sources polled at or after ``since``: what a scheduler needs to catch up."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(sources).where(sources.c.last_poll >= since)).mappings()
+        return {r["name"]: SourceState(**r) for r in rows}
+
+
 def _upsert(engine: Engine, name: str, **values) -> None:
     with engine.begin() as conn:
         updated = conn.execute(sources.update().where(sources.c.name == name).values(**values)).rowcount
