@@ -22,10 +22,12 @@ from newswatch.detect.stories import (
     EXTENDED,
     HORIZON,
     LIFTED,
+    MIN_JACCARD,
     MemoryIndex,
     Placement,
     StoryKeys,
     assign,
+    jaccard,
     story_keys,
 )
 from newswatch.detect.text import normalize
@@ -480,6 +482,23 @@ def test_the_store_joins_reports_keeps_the_first_report_and_names_parents(engine
     assert stored.published == T0 - DAY and len(stored.outlets) == 2
     lifted = story_store.get(engine, lift.story_id)
     assert (lifted.parent_id, lifted.change) == (block.story_id, LIFTED)
+
+
+def test_a_lift_worded_like_its_restriction_is_not_a_copy_of_it(engine: Engine) -> None:
+    """ "Perplexity restores its service to Russian users" shares nearly every shingle with "Perplexity
+    stops its service to Russian users": a near-copy by MinHash, but the change the alerts exist for."""
+    body = " ".join(["the ai search service for users in russia, the company said on its blog"] * 4)
+    perplexity = {"providers": ("perplexity",), "services": ("perplexity",), "regions": ("RU",)}
+    stop = tagged(f"Perplexity stops serving Russian users: {body}", **perplexity, actions=("discontinue",))
+    back = tagged(f"Perplexity restores serving Russian users: {body}", **perplexity, actions=("lift",))
+    assert jaccard(stop[0].signature, back[0].signature) >= MIN_JACCARD  # a copy by its words
+
+    stopped = save(engine, "https://a.example/stop", stop, T0)
+    restored = save(engine, "https://a.example/back", back, T0 + timedelta(hours=2))
+
+    assert restored.story_id != stopped.story_id and restored.new_story
+    lifted = story_store.get(engine, restored.story_id)
+    assert (lifted.parent_id, lifted.change) == (stopped.story_id, LIFTED)
 
 
 def test_the_store_keeps_a_round_up_of_told_events_from_alerting(engine: Engine) -> None:

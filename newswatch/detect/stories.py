@@ -366,6 +366,8 @@ def choose_story(keys: StoryKeys, candidates: Iterable[Candidate], published: da
             continue
         kind = cand.key[0]
         if kind == "f" or (kind == "b" and jaccard(keys.signature, cand.signature) >= MIN_JACCARD):
+            if kind == "b" and keys.event and cand.event and keys.event.lift != cand.event.lift:
+                continue  # "restores" reads almost word for word like "stops": a change, not a copy
             copies.append((cand.first, cand.story_id))
         elif kind == "e" and keys.event:
             events.append(cand)

@@ -98,7 +98,7 @@ class SqlStoryIndex:
                 r.key,
                 r.published,
                 r.signature or b"",
-                Event.stored(r.tags or {}, r.places or ()) if r.relevant and r.key[0] in "ew" else None,
+                Event.stored(r.tags or {}, r.places or ()) if r.relevant else None,
                 r.first,
                 r.effective,
                 r.parent_id,
