@@ -137,12 +137,28 @@ class Service:
         log.info("stopped")
 
 
+class _ShutdownCancellations(logging.Filter):
+    """Drop APScheduler's traceback for a job cancelled by ``shutdown(wait=False)``: its asyncio
+    executor cancels in-flight coroutine jobs (a lease renewal, a delivery tick) by design, and the
+    roles finish that work themselves in ``stop``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+def quiet_shutdown_cancellations() -> None:
+    executor_log = logging.getLogger("apscheduler.executors.default")
+    if not any(isinstance(f, _ShutdownCancellations) for f in executor_log.filters):
+        executor_log.addFilter(_ShutdownCancellations())
+
+
 def run(config: Config, role: str = "all", engine: Engine | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    quiet_shutdown_cancellations()
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     with logredact.redacting(config.telegram.token):
         try:

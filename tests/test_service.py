@@ -6,6 +6,7 @@ site (2 s poll interval) and the local Bot API server; the test acts as a Telegr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -17,8 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.delivery import ALERTS_SINCE
+from newswatch.service import quiet_shutdown_cancellations
 from newswatch.storage import connect
 from newswatch.storage import stories as story_store
 from tests.fixtures.botapi import FakeBotAPI
@@ -213,3 +216,29 @@ def test_a_token_revoked_while_running_stops_the_service_with_a_non_zero_status(
 
     assert service.proc.wait(20) == 2, service.log.read_text()
     assert "Telegram no longer accepts the bot token" in service.log.read_text()
+
+
+def test_a_job_cancelled_by_shutdown_leaves_no_traceback_in_the_log(caplog):
+    """APScheduler's asyncio executor cancels running coroutine jobs on ``shutdown(wait=False)``:
+    that is how the service stops, not an error worth a traceback in the operator's log."""
+
+    async def slow_job() -> None:
+        await asyncio.sleep(30)
+
+    async def start_then_stop() -> None:
+        jobs = AsyncIOScheduler(timezone=UTC)
+        jobs.add_job(slow_job, next_run_time=datetime.now(UTC))
+        jobs.start()
+        await asyncio.sleep(0.3)  # the job is running
+        jobs.shutdown(wait=False)
+        await asyncio.sleep(0.1)
+
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+
+    asyncio.run(start_then_stop())
+    assert errors(), "APScheduler no longer logs cancelled jobs: the filter can go"
+    caplog.clear()
+    quiet_shutdown_cancellations()
+    asyncio.run(start_then_stop())
+    assert errors() == []
