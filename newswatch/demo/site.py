@@ -179,7 +179,7 @@ def _first_sentence(paragraphs: list[str]) -> str:
 
 
 def _ithome_path(news_id: int) -> str:
-    return f"/0/{news_id // 1000}/{news_id % 1000:03d}.htm"
+    return f"/0/{news_id // 1000:03d}/{news_id % 1000:03d}.htm"  # as ITHome writes it (and the crawler)
 
 
 def _html_paragraphs(paragraphs: list[str]) -> str:
