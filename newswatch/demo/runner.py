@@ -39,7 +39,7 @@ POLL_INTERVAL = 2  # seconds: the demo's sources are polled this often (a real s
 FIRST_ROUND_TIMEOUT = 60.0
 STEP_TIMEOUT = 25.0
 SETTLE = 2.5  # seconds a silent step is watched after it is stored: two delivery runs
-PAUSE = 1.5  # between one outcome and the next step, so that a reader can follow
+PAUSE = 2.5  # between one outcome and the next step, so that a reader can follow
 LOOK_EVERY = 0.2
 # The environment must not point the demo anywhere real: no bot token (alerts would go to real
 # chats), no store or listen address of a real installation (the crawl workers inherit it too).
@@ -75,7 +75,7 @@ def main(keep: Path | None = None, out: TextIO | None = None) -> int:
             for item in script.history:
                 stage.publish(item)
             config = write_config(workdir, site, script, free_port())
-            return asyncio.run(Demo(config, stage, out).main())
+            return asyncio.run(Demo(config, stage, out, kept=keep is not None).main())
     except KeyboardInterrupt:  # before the service took over Ctrl-C, or after it let go
         print("\ninterrupted", file=out, flush=True)
         return 0
@@ -130,8 +130,9 @@ def write_config(workdir: Path, site: NewsSite, script: Script, web_port: int) -
 class Demo:
     """The service and the script, side by side on one event loop."""
 
-    def __init__(self, config: cfg.Config, stage: Stage, out: TextIO):
+    def __init__(self, config: cfg.Config, stage: Stage, out: TextIO, kept: bool = False):
         self.config = config
+        self.kept = kept  # the config and store stay after the demo
         self.stage = stage
         self.out = out
         self.service: Service | None = None
@@ -165,6 +166,7 @@ class Demo:
         web = self.config.web.address
         self.say("newswatch demo: the whole pipeline, offline, on a local news site (Ctrl-C stops it)")
         self.say(f"  news site     {site.base_url}/  (ITHome-shaped pages and RSS, an English feed)")
+        self.say("  the news      real events, replayed as today's (texts written for the demo)")
         self.say(f"  config, store {self.config.path.parent}")
         if web:
             self.say(f"  tracker page  http://{web[0]}:{web[1]}/  (while the demo runs)")
@@ -195,10 +197,10 @@ class Demo:
             await asyncio.sleep(PAUSE)
         good = sum(results)
         self.say(f"\ndone in {self.elapsed()}: {good} of {len(steps)} steps as the script expects")
-        if self.config.path.parent.name.startswith("newswatch-demo-"):
-            self.say("the temporary config and store are removed (--keep DIR keeps them)")
-        else:
+        if self.kept:
             self.say(f"kept in {self.config.path.parent}: newswatch --config {self.config.path} tracker")
+        else:
+            self.say("the temporary config and store are removed (--keep DIR keeps them)")
         return good == len(steps)
 
     async def outcome(
@@ -240,7 +242,7 @@ class Demo:
             return False, seen, f"no alert within {STEP_TIMEOUT:g} s"
         if step.expect == "lift" and (seen.change != "lifted" or seen.parent_id is None):
             return False, seen, f"alerted, but as {seen.change or 'a new event'}, not a lift"
-        what = f"a lift of {seen.parent_id}" if step.expect == "lift" else "a new story"
+        what = f"the lift of story {seen.parent_id}" if step.expect == "lift" else "a new story"
         return True, seen, f"alerted once, {what} ({seen.story_id})"
 
     async def wait_seen(
