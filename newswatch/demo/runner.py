@@ -150,14 +150,18 @@ class Demo:
         try:
             status = 0 if await self.play() else 1
         except Interrupted:
-            if self.service_task.done() and self.service_task.result() != 0:
-                self.say(f"\nthe service stopped (status {self.service_task.result()}): see the log above")
-            else:
+            if self.service.stopping.is_set():  # Ctrl-C or SIGTERM, through the service's handlers
                 self.say("\ninterrupted: stopping cleanly")
                 status = 0
+            else:
+                self.say("\nthe service stopped by itself: see the log above")
         finally:
             self.service.stopping.set()
-            service_status = await self.service_task
+            try:
+                service_status = await self.service_task
+            except Exception:
+                log.exception("the service stopped on an unexpected error")
+                service_status = 1
         return status or (1 if service_status else 0)
 
     async def play(self) -> bool:
@@ -182,6 +186,7 @@ class Demo:
         stored = await asyncio.to_thread(observe.article_count, engine)
         self.say(f"    stored {stored} articles, no alert; alerts start now ({self.elapsed()})")
         alerted: str | None = None  # the story of the last alert
+        earlier: set[str] = set()  # the stories of the steps before
         results = []
         steps = self.stage.script.steps
         for number, step in enumerate(steps, 1):
@@ -189,11 +194,13 @@ class Demo:
             self.say(f"\n[{number}/{len(steps)}] {step.source} publishes {step.caption}:")
             self.say(f"    {step.title}")
             self.say(f"    expected: {EXPECTED[step.expect]}")
-            ok, seen, why = await self.outcome(step, article.canonical, alerted)
+            ok, seen, why = await self.outcome(step, article.canonical, alerted, earlier)
             results.append(ok)
             self.say(f"    {'as expected' if ok else 'NOT AS EXPECTED'}: {why} ({self.elapsed()})")
             if seen.alerts and step.expect in ("alert", "lift"):
                 alerted = seen.story_id
+            if seen.story_id:
+                earlier.add(seen.story_id)
             await asyncio.sleep(PAUSE)
         good = sum(results)
         self.say(f"\ndone in {self.elapsed()}: {good} of {len(steps)} steps as the script expects")
@@ -204,9 +211,10 @@ class Demo:
         return good == len(steps)
 
     async def outcome(
-        self, step: Step, canonical: str, alerted: str | None
+        self, step: Step, canonical: str, alerted: str | None, earlier: set[str]
     ) -> tuple[bool, observe.Seen, str]:
-        """Wait for what became of a step's article; (as expected, what was seen, in words)."""
+        """Wait for what became of a step's article; (as expected, what was seen, in words).
+        ``alerted``: the story of the last alert; ``earlier``: the stories of the steps before."""
         engine = self.service.engine if self.service else None
         assert engine is not None
 
@@ -217,8 +225,8 @@ class Demo:
             return seen.story_id is not None
 
         def done(seen: observe.Seen) -> bool:
-            if step.expect == "edit":
-                return seen.alerts > 0 or (seen.story_id == alerted and seen.edited)
+            if seen.story_id == alerted:  # joined the alerted story: done once its alert is edited
+                return step.expect != "edit" or seen.edited
             return seen.alerts > 0
 
         seen = await self.wait_seen(look, stored, STEP_TIMEOUT)
@@ -238,6 +246,8 @@ class Demo:
             if not seen.edited:
                 return False, seen, "it joined the story, but the alert was not edited"
             return True, seen, f"it joined the story; the alert now shows {seen.article_count} reports"
+        if seen.story_id in earlier:
+            return False, seen, f"it joined the story of an earlier step ({seen.story_id})"
         if not seen.alerts:
             return False, seen, f"no alert within {STEP_TIMEOUT:g} s"
         if step.expect == "lift" and (seen.change != "lifted" or seen.parent_id is None):
