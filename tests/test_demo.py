@@ -9,6 +9,7 @@ a ``TMPDIR`` of the test's own, so that what it leaves behind can be seen.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -137,8 +139,8 @@ def test_ctrl_c_stops_the_demo_cleanly_with_status_0(tmp_path: Path) -> None:
             time.sleep(0.1)
         url = re.search(r"tracker page +(http://\S+)", "".join(lines))
         assert url is not None
-        with urllib.request.urlopen(url[1], timeout=10) as page:  # the web side serves the tracker
-            assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+        with urllib.request.urlopen(url[1], timeout=10) as page:  # the tracker shows the new story
+            assert page.status == 200 and RESTRICTION.title in page.read().decode("utf-8")
 
         os.killpg(proc.pid, signal.SIGINT)
         status = proc.wait(15)
@@ -152,3 +154,27 @@ def test_ctrl_c_stops_the_demo_cleanly_with_status_0(tmp_path: Path) -> None:
     assert "interrupted: stopping cleanly" in "".join(lines)
     assert "Traceback" not in stderr
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_the_script_refuses_what_it_cannot_play() -> None:
+    source = '[[sources]]\nname = "a"\nkind = "rss"\nlang = "en"\nfeed = "a"\n'
+    step = '[[steps]]\nsource = "{}"\nexpect = "{}"\ntitle = "t"\nparagraphs = ["p"]\n'
+    assert load(source + step.format("a", "alert")).steps[0].expect == "alert"
+    for bad, problem in (
+        (step.format("b", "alert"), "unknown source"),
+        (step.format("a", "shout"), "is not one of"),
+        (step.format("a", "edit"), "an edit needs an alert before it"),
+    ):
+        with pytest.raises(ValueError, match=problem):
+            load(source + bad)
+
+
+def test_the_demo_data_ships_in_the_package() -> None:
+    """A non-editable install has only what package-data names: every data file of the demo."""
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = ROOT / "newswatch"
+    data = [p for p in (package / "demo").iterdir() if p.is_file() and p.suffix != ".py"]
+    assert data
+    for path in data:
+        relative = path.relative_to(package).as_posix()
+        assert any(fnmatch.fnmatch(relative, glob) for glob in globs["newswatch"]), relative
