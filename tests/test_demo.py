@@ -44,14 +44,16 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
 
 
-def demo(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def demo(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
     cwd = tmp_path / "cwd"
     cwd.mkdir(exist_ok=True)
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "newswatch", "demo", *args],
         cwd=cwd,
-        env=environment(tmp_path),
+        env={**environment(tmp_path), **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,7 +72,13 @@ def messages(out: str) -> list[tuple[str, int, str]]:
 
 
 def test_the_demo_alerts_edits_stays_silent_lifts_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    done, seconds = demo(tmp_path)
+    real = tmp_path / "real"  # a real installation's settings in the environment: never used
+    real_env = {
+        "NEWSWATCH_TELEGRAM_TOKEN": "123456:REAL-TOKEN",
+        "NEWSWATCH_STORAGE_URL": f"sqlite:///{real / 'newswatch.db'}",
+        "NEWSWATCH_CONFIG": str(real / "config.toml"),
+    }
+    done, seconds = demo(tmp_path, env=real_env)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert seconds < 60
@@ -91,6 +99,7 @@ def test_the_demo_alerts_edits_stays_silent_lifts_and_leaves_nothing_behind(tmp_
     assert done.stdout.count("as expected:") == 4 and "NOT AS EXPECTED" not in done.stdout
     assert re.search(r"tracker page +http://127\.0\.0\.1:\d+/", done.stdout)
     assert "Traceback" not in done.stderr
+    assert "NEWSWATCH_TELEGRAM_TOKEN is ignored" in done.stdout and not real.exists()
     # nothing left behind: its temporary directory is gone, and it wrote nothing where it ran
     assert list((tmp_path / "tmp").iterdir()) == []
     assert list((tmp_path / "cwd").iterdir()) == []

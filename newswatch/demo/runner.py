@@ -58,10 +58,11 @@ class Interrupted(Exception):
     """Ctrl-C (or SIGTERM), or the service stopped on its own, while the demo was waiting."""
 
 
-def main(keep: Path | None = None, out: TextIO | None = None) -> int:
+def main(keep: Path | None = None) -> int:
     """Run the demo; 0 when every step came out as the script says (or on Ctrl-C), 1 otherwise.
-    Everything it writes is in one directory: a temporary one, removed at the end, or ``keep``."""
-    out = out or sys.stdout
+    Everything it writes is in one directory: a temporary one, removed at the end, or ``keep``.
+    It prints on standard output, where the console sender prints the alerts."""
+    out = sys.stdout
     for name in FOREIGN_ENV:
         if os.environ.pop(name, None) and name == cfg.TOKEN_ENV:
             print(f"note: {name} is ignored: the demo never sends to Telegram", file=out)
