@@ -74,9 +74,9 @@ class RequestRecord(NamedTuple):
 
 @dataclass
 class Article:
-    """One article page served by the fixture.
+    """One article page served by the site.
 
-    ``url`` is where the page lives on the fixture host and ``link`` is the URL as it appears in feeds and
+    ``url`` is where the page lives on the site and ``link`` is the URL as it appears in feeds and
     lists (``url`` + ``link_params`` for feed items, an external lapin.ithome.com URL for ITHome promos),
     so tests can check both what the crawler is given and what it should normalize to. ``paragraphs`` are
     the body paragraphs exactly as rendered (ITHome's "IT之家 10 月 21 日消息，" lead-in included), so
@@ -876,8 +876,8 @@ class NewsSite:
             f'<li><a href="{self.base_url}{_e(path)}">{_e(path)}</a></li>' for path in self._home_links()
         )
         page = (
-            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>newswatch fixture site</title></head>'
-            f"<body><h1>newswatch fixture site</h1><ul>{items}</ul></body></html>\n"
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>newswatch news site</title></head>'
+            f"<body><h1>newswatch news site</h1><ul>{items}</ul></body></html>\n"
         )
         return _Response(200, page.encode("utf-8"), "text/html; charset=utf-8")
 
