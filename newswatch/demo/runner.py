@@ -17,6 +17,7 @@ way, exactly as in ``newswatch run``.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import shutil
@@ -63,6 +64,8 @@ def main(keep: Path | None = None) -> int:
     Everything it writes is in one directory: a temporary one, removed at the end, or ``keep``.
     It prints on standard output, where the console sender prints the alerts."""
     out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):  # a terminal that cannot show Chinese gets "?", not a crash
+        out.reconfigure(errors="replace")
     for name in FOREIGN_ENV:
         if os.environ.pop(name, None) and name == cfg.TOKEN_ENV:
             print(f"note: {name} is ignored: the demo never sends to Telegram", file=out)
@@ -118,7 +121,7 @@ def write_config(workdir: Path, site: NewsSite, script: Script, web_port: int) -
             f'name = "{source.name}"',
             f'kind = "{source.kind}"',
             f'url = "{source.url(site)}"',
-            f"interval = {POLL_INTERVAL}",
+            f"interval = {POLL_INTERVAL}  # a local site: never this often for a real one",
             f'lang = "{source.lang}"',
         ]
     path = workdir / "config.toml"
