@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= ./config.toml
 
-.PHONY: install install-test chromium run test bench lint clean
+.PHONY: install install-test chromium run demo test bench lint clean
 
 $(BIN)/newswatch: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ install-test: $(VENV)/.test-extras
 
 run: install
 	$(BIN)/newswatch --config $(CONFIG) run
+
+# The whole pipeline, offline, in about 30 s: a bundled local news site, the console for Telegram.
+demo: install
+	$(BIN)/newswatch demo $(DEMO_ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -47,15 +47,24 @@ class TelegramSender:
 
 
 class ConsoleSender:
-    """Prints alerts, so a fresh ``make run`` without a bot token shows the service working."""
+    """Prints alerts, so a fresh ``make run`` without a bot token shows the service working; and
+    their edits ("also reported by"), as Telegram would show them, so the console tells the same
+    story a chat does (``newswatch demo`` relies on it)."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
+        # A message id per alert, as Telegram gives one, so that the outbox asks for its edits. An
+        # edit after a restart may name a number this run gives again: the console only prints.
+        self._last_id = 0
 
     async def send(self, chat_id: int, text: str) -> int | None:
-        plain = unescape(_TAGS.sub("", _LINKS.sub(r"\2 (\1)", text)))  # a terminal shows the URL
-        print(f"\n=== ALERT ===\n{plain}\n", file=self.stream, flush=True)
-        return None
+        self._last_id += 1
+        self._print(f"=== ALERT === #{self._last_id}", text)
+        return self._last_id
 
     async def edit(self, chat_id: int, message_id: int, text: str) -> None:
-        return None
+        self._print(f"=== ALERT EDITED === #{message_id}", text)
+
+    def _print(self, heading: str, text: str) -> None:
+        plain = unescape(_TAGS.sub("", _LINKS.sub(r"\2 (\1)", text)))  # a terminal shows the URL
+        print(f"\n{heading}\n{plain}\n", file=self.stream, flush=True)

@@ -119,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
     checked.add_argument("--log-level", default="ERROR", help="Scrapy log level (default: ERROR)")
     checked.set_defaults(handler=cmd_sources_check)
 
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline, offline, on a bundled local news site, in about 30 s",
+        description="Runs the service on a local news site, publishes a short script of news on it and "
+        "prints the alerts as Telegram would show them. Needs no config, network or bot token.",
+    )
+    demo.add_argument(
+        "--keep", metavar="DIR", type=Path, help="keep the config and store in DIR (new or empty)"
+    )
+    demo.set_defaults(handler=cmd_demo)
+
     tracker = sub.add_parser(
         "tracker", parents=[common], help="what is restricted where, since when: the current table"
     )
@@ -433,6 +444,18 @@ def _duration(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.runner import main as demo
+
+    keep = args.keep
+    if keep is not None and keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        raise UsageError(f"--keep {keep}: must be a new or empty directory (the demo starts a new store)")
+    return demo(keep.resolve() if keep else None)
 
 
 # --- tracker -----------------------------------------------------------------------------------
