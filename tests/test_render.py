@@ -349,7 +349,9 @@ def test_a_chinese_subscribers_alert_is_framed_in_chinese_and_an_english_one_in_
         parent_id="s-notice",
         change=EFFECTIVE,
         effective=date(2024, 10, 21),
-        tags=Tags(("microsoft",), ("azure openai",), ("CN", "HK"), ("discontinue",), ("individual-developers",)),
+        tags=Tags(
+            ("microsoft",), ("azure openai",), ("CN", "HK"), ("discontinue",), ("individual-developers",)
+        ),
         watched=("azure",),
     )
     zh, _ = telegram_text(render_alert(update, "zh", parent=notice))
