@@ -115,6 +115,28 @@ def test_quiet_hours_hold_alerts_and_send_them_as_one_digest_when_they_end(
     assert len(botapi.sent) == 1  # and never again
 
 
+def test_a_chinese_subscribers_digest_is_headed_in_chinese(
+    botapi: FakeBotAPI, store: Engine, subscribe, add_story, clock: Clock, settle
+) -> None:
+    botapi.add_private_chat(ANN)
+    botapi.add_private_chat(BOB)
+    for chat, lang in ((ANN, "zh"), (BOB, "en")):
+        subscribe(chat)
+        subscribers.set_lang(store, chat, lang)
+        subscribers.set_schedule(store, chat, digest="daily 09:00", tz="Asia/Shanghai")
+    clock.set(at("2025-12-02 08:00", SHANGHAI))
+    add_story("OpenAI 停止向中国大陆提供 API 服务")
+    settle()
+    clock.set(at("2025-12-02 09:00", SHANGHAI))
+    settle()
+
+    zh, en = botapi.messages(ANN)[0]["text"].split("\n"), botapi.messages(BOB)[0]["text"].split("\n")
+    assert zh[0] == "📰 每日摘要，12月2日"
+    assert "openai · 中国大陆 · 封锁" in zh[1] and zh[1].endswith(" 链接")
+    assert en[0] == "📰 Your daily digest, 2 Dec"
+    assert "openai · CN · block" in en[1] and en[1].endswith(" link")
+
+
 def test_a_story_that_arrives_as_the_digests_go_out_is_not_in_them(
     botapi: FakeBotAPI, store: Engine, subscribe, add_story, clock: Clock, settle
 ) -> None:
@@ -482,8 +504,8 @@ def test_chinese_subscribers_default_to_utc_plus_8(
     subscribe(ANN)
     with store.begin() as conn:
         conn.execute(schema.subscribers.update().values(lang="zh"))
-    ask(botapi, ANN, "/tz", "Your timezone: Asia/Shanghai (the default).")
-    ask(botapi, ANN, "/digest daily 09:00", "One digest a day at 09:00 (Asia/Shanghai)")
+    ask(botapi, ANN, "/tz", "你的时区：Asia/Shanghai（默认）。")  # and the answers are in Chinese
+    ask(botapi, ANN, "/digest daily 09:00", "每天 09:00（Asia/Shanghai）发送一份摘要")
 
 
 def test_latest_shows_times_in_the_subscribers_timezone(
