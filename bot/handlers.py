@@ -90,13 +90,10 @@ def commands(lang: str | None) -> list[BotCommand]:
     return [BotCommand(c.command, t.gettext(c.description)) for c in COMMANDS]
 
 
-async def _lang(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, subscriber: Subscriber | None = None
-) -> str:
-    """The chat's language (``bot.i18n.language``), reading its subscriber when not given."""
-    if subscriber is None and update.effective_chat is not None:
-        subscriber = await _db(subscribers.get, _engine(context), update.effective_chat.id)
-    return language(update, subscriber)
+async def _lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The chat's language (``bot.i18n.language``), for handlers that have not read its subscriber."""
+    chat = update.effective_chat
+    return language(update, await _db(subscribers.get, _engine(context), chat.id) if chat else None)
 
 
 async def _db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -143,7 +140,7 @@ async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> boo
     if member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR):
         return True
     t = translator(await _lang(update, context))
-    await reply(update, context, t.gettext("Only an admin of this group can change its alerts."))
+    await reply(update, context, esc(t.gettext("Only an admin of this group can change its alerts.")))
     return False
 
 
@@ -152,7 +149,7 @@ async def _subscriber(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Sub
     sub = await _db(subscribers.get, _engine(context), update.effective_chat.id)
     if sub is None or not sub.active:
         t = translator(language(update, sub))
-        await reply(update, context, t.gettext("You are not subscribed. Send /start first."))
+        await reply(update, context, esc(t.gettext("You are not subscribed. Send /start first.")))
         return None
     return sub
 
@@ -268,8 +265,8 @@ async def watch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         keyword = clean_keyword(raw)
     except ValueError as exc:
-        message, count = KEYWORD_REFUSALS.get(str(exc), (str(exc), 0))
-        reason = t.gettext(message).format(count=count)
+        refusal = KEYWORD_REFUSALS.get(str(exc))  # one we have no words for is said as it is
+        reason = t.gettext(refusal[0]).format(count=refusal[1]) if refusal else str(exc)
         await reply(update, context, esc(t.gettext("Not added: {reason}.").format(reason=reason)))
         return
     if keyword in sub.keywords:
