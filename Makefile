@@ -61,7 +61,8 @@ i18n: install-test
 	mkdir -p build
 	$(BIN)/pybabel extract -F pyproject.toml -o build/newswatch.pot --add-location=file \
 	  --add-comments=TRANSLATORS: --strip-comment-tags --sort-by-file --no-wrap --project=newswatch bot
-	$(BIN)/pybabel update -D newswatch -d $(LOCALE) -i build/newswatch.pot --ignore-obsolete --no-wrap
+	$(BIN)/pybabel update -D newswatch -d $(LOCALE) -i build/newswatch.pot --ignore-obsolete --no-wrap \
+	  --ignore-pot-creation-date
 	$(BIN)/pybabel compile -D newswatch -d $(LOCALE) --statistics
 
 clean:
