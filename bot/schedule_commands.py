@@ -66,7 +66,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if window
         else t.gettext("Quiet hours off: alerts come as they happen.")
     )
-    await reply(update, context, esc(_sentences(done, note)))
+    await reply(update, context, esc(_sentences(t, done, note)))
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -88,7 +88,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     schedule, note = await _change(update, context, t, digest=daily)
     done = _digest_state(schedule, t) if daily else t.gettext("Daily digest off: alerts come as they happen.")
-    await reply(update, context, esc(_sentences(done, note)))
+    await reply(update, context, esc(_sentences(t, done, note)))
 
 
 async def tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,7 +117,7 @@ async def tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     schedule, note = await _change(update, context, t, tz=name)
     local = schedule.local(_now(context))
     done = t.gettext("Timezone: {tz}, where it is {now} now. Quiet hours and digests follow it.")
-    await reply(update, context, esc(_sentences(done.format(tz=name, now=f"{local:%H:%M}"), note)))
+    await reply(update, context, esc(_sentences(t, done.format(tz=name, now=f"{local:%H:%M}"), note)))
 
 
 async def _change(
@@ -151,9 +151,11 @@ def _digest_state(schedule: Schedule, t: Translator) -> str:
     state = state.format(at=f"{schedule.digest:%H:%M}", tz=schedule.tz)
     if schedule.quiet is not None and schedule.quiet.holds(schedule.digest):
         in_quiet = t.gettext("It falls in your quiet hours ({window}), so it comes when they end.")
-        state = _sentences(state, in_quiet.format(window=schedule.quiet))
+        state = _sentences(t, state, in_quiet.format(window=schedule.quiet))
     return state
 
 
-def _sentences(*parts: str) -> str:
-    return " ".join(p for p in parts if p)
+def _sentences(t: Translator, first: str, then: str) -> str:
+    """Two sentences of a reply, the second one optional: "A. B." in English, "甲。乙。" in Chinese."""
+    # TRANSLATORS: one sentence after another (a space in English, none after "。").
+    return t.gettext("{sentence} {next}").format(sentence=first, next=then) if then else first

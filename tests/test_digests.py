@@ -37,6 +37,7 @@ from tests.test_handlers import RunningBot, ask, ask_each
 pytestmark = pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type:DeprecationWarning")
 
 ANN, BOB = 21, 22
+LI = 23  # a user whose Telegram is in Chinese
 GROUP, GROUP_ADMIN, MEMBER = -100, 31, 32
 UTC_ = ZoneInfo("UTC")
 SHANGHAI, BERLIN = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")
@@ -399,6 +400,22 @@ def test_quiet_digest_and_tz_move_what_is_held_and_quiet_off_sends_it_at_once(
     digest = botapi.messages(ANN)[-1]
     assert digest["text"].startswith("🌙 2 alerts while you were away\n")
     assert outbox.counts(store) == {"sent": 2}
+
+
+def test_a_chinese_subscriber_is_told_in_chinese_what_happens_to_held_alerts(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story, clock: Clock
+) -> None:
+    clock.set(at("2025-12-01 23:30", SHANGHAI))
+    botapi.add_private_chat(LI, language_code="zh-hans")
+    ask(botapi, LI, "/start", "订阅成功。")
+    ask(botapi, LI, "/quiet 23:00-08:00", "免打扰时段 23:00-08:00（Asia/Shanghai）：期间的提醒会暂存")
+    add_story("OpenAI 停止服务 1")
+    add_story("OpenAI 停止服务 2")
+    deliver(bot)
+
+    ask(botapi, LI, "/quiet off", "免打扰已关闭：提醒即时发送。暂存的 2 条提醒现在合并成一份摘要发送。")
+    deliver(bot)
+    assert botapi.messages(LI)[-1]["text"].startswith("🌙 你不在时的 2 条提醒\n")
 
 
 def test_stop_drops_what_is_held(
