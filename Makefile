@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= ./config.toml
 
-.PHONY: install install-test chromium run demo test bench lint clean
+.PHONY: install install-test chromium run demo test bench lint i18n clean
 
 $(BIN)/newswatch: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,19 @@ bench: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+# The bot's catalogs: extract the messages marked in bot/ (mapping in pyproject.toml), merge them into
+# each language's .po (new ones to translate, changed ones marked fuzzy, removed ones dropped), and
+# compile the .mo files, which are committed. A new language: pybabel init -D newswatch -d bot/locale
+# -i build/newswatch.pot -l LOCALE, then add it to bot/i18n.py.
+LOCALE := bot/locale
+i18n: install-test
+	mkdir -p build
+	$(BIN)/pybabel extract -F pyproject.toml -o build/newswatch.pot --add-location=file \
+	  --add-comments=TRANSLATORS: --strip-comment-tags --sort-by-file --no-wrap --project=newswatch bot
+	$(BIN)/pybabel update -D newswatch -d $(LOCALE) -i build/newswatch.pot --ignore-obsolete --no-wrap \
+	  --ignore-pot-creation-date
+	$(BIN)/pybabel compile -D newswatch -d $(LOCALE) --statistics
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -21,11 +21,13 @@ from telegram.ext import (
 )
 
 from newswatch.config import Config
+from newswatch.storage import subscribers
 from newswatch.storage.schema import utcnow
 
 from . import handlers, schedule_commands, tracker_commands, tracker_view
 from .delivery import store_problem
 from .flood import FloodGuard, Verdict
+from .i18n import DEFAULT
 from .pacing import Pacer
 from .polling import PollingRequest, TokenWatch
 
@@ -151,6 +153,15 @@ def build_application(
     )
     app.add_error_handler(_log_error)
     return app
+
+
+async def register_commands(bot: Bot) -> None:
+    """The command menu in every language: English for everyone, and for each other language the
+    menu Telegram shows users whose app is in it (``language_code``: "zh" covers zh-hans, zh-hant…)."""
+    await bot.set_my_commands(handlers.commands(DEFAULT))
+    for lang in subscribers.LANGS:
+        if lang != DEFAULT:
+            await bot.set_my_commands(handlers.commands(lang), language_code=lang)
 
 
 async def _log_error(update: object, context) -> None:

@@ -171,7 +171,8 @@ class Delivery:
                 continue
             schedule = Schedule.of(subscriber)
             daily = schedule.local(self.clock()).date() if schedule.digest else None
-            parts = render_digest(items, heading(len(items), daily), schedule.tz, subscriber.lang)
+            title = heading(len(items), daily, subscriber.lang)
+            parts = render_digest(items, title, schedule.tz, subscriber.lang)
             composed += len(outbox.compose(self.engine, subscriber.id, [(p.text, p.row_ids) for p in parts]))
         return composed
 

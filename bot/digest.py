@@ -1,6 +1,7 @@
 """Digests: the alerts held for one subscriber, in as few messages as Telegram takes. Pure.
 
-A heading ("3 alerts while you were away", "Your daily digest, 2 Dec"), then one line per story —
+A heading in the subscriber's language ("3 alerts while you were away", "Your daily digest, 2 Dec"),
+then one line per story —
 title, tags, source and time in the subscriber's timezone, link — everything escaped. A digest
 longer than 4,096 characters continues in a second message (a third…), each with the heading and
 its number, "(2/3)"; each message is sent, and recorded, on its own.
@@ -17,12 +18,10 @@ from datetime import date, tzinfo
 
 from newswatch.storage.stories import Story
 
-from .render import TELEGRAM_TEXT_LIMIT, esc, render_story_line, visible_length
+from .i18n import translator
+from .render import TELEGRAM_TEXT_LIMIT, day, esc, render_story_line, visible_length
 
-AWAY = ("{count} alert while you were away", "{count} alerts while you were away")  # one, several
-DAILY = "Your daily digest, {day}"
 NUMBERED = "{heading} ({part}/{parts})"
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 ICONS = {"away": "🌙", "daily": "📰"}
 
 
@@ -34,11 +33,14 @@ class Part:
     row_ids: tuple[int, ...]
 
 
-def heading(count: int, daily: date | None) -> str:
+def heading(count: int, daily: date | None, lang: str | None = None) -> str:
     """A daily digest is named by its local date; quiet hours' by how many alerts they held."""
+    t = translator(lang)
     if daily is not None:
-        return f"{ICONS['daily']} " + DAILY.format(day=f"{daily.day} {MONTHS[daily.month - 1]}")
-    return f"{ICONS['away']} " + AWAY[count != 1].format(count=count)
+        named = t.gettext("Your daily digest, {day}").format(day=day(daily, t, year=False))
+        return f"{ICONS['daily']} {named}"
+    away = t.ngettext("{count} alert while you were away", "{count} alerts while you were away", count)
+    return f"{ICONS['away']} " + away.format(count=count)
 
 
 def render_digest(

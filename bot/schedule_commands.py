@@ -15,32 +15,10 @@ from telegram.ext import ContextTypes
 from newswatch.storage import outbox, subscribers
 
 from .handlers import _argument, _db, _engine, _may_manage, _subscriber, reply
+from .i18n import Translator, translator
 from .render import clip, esc
 from .schedule import DAILY, OFF, EmptyWindow, Schedule, Unparsable, parse_digest, parse_quiet, parse_tz
 
-# Replies, in one place for translation. {tz} is the subscriber's timezone, {window} "23:00-08:00".
-QUIET_SHOW = (
-    "Quiet hours: {window} ({tz}). Alerts then come as one digest when they end. /quiet off ends them."
-)
-QUIET_NONE = "No quiet hours: alerts come as they happen. /quiet 23:00-08:00 sets them (in {tz})."
-QUIET_SET = "Quiet hours {window} ({tz}): alerts then are held and come as one digest when they end."
-QUIET_OFF = "Quiet hours off: alerts come as they happen."
-QUIET_USAGE = "Not set: write the hours as /quiet 23:00-08:00 (24-hour clock, in {tz}), or /quiet off."
-QUIET_EMPTY = "Not set: quiet hours must end at another time than they start, e.g. /quiet 23:00-08:00."
-DIGEST_SHOW = "One digest a day at {at} ({tz}) instead of instant alerts. /digest off ends it."
-DIGEST_NONE = "No daily digest: alerts come as they happen. /digest daily 09:00 sends one a day instead."
-DIGEST_OFF = "Daily digest off: alerts come as they happen."
-DIGEST_IN_QUIET = "It falls in your quiet hours ({window}), so it comes when they end."
-DIGEST_USAGE = "Usage: /digest daily 09:00 (24-hour clock, in {tz}) or /digest off."
-TZ_SHOW = "Your timezone: {tz}{default}. Change it with an IANA name, e.g. /tz Asia/Shanghai."
-TZ_DEFAULT = " (the default)"
-TZ_SET = "Timezone: {tz}, where it is {now} now. Quiet hours and digests follow it."
-TZ_UNKNOWN = "“{text}” is not a timezone name. Use an IANA name, e.g. /tz Asia/Shanghai or /tz Europe/London."
-RELEASED = (
-    "The alert held back comes now, in a digest.",
-    "The {count} alerts held back come now, in one digest.",
-)
-HELD_UNTIL = ("The alert held back comes at {when}.", "The {count} alerts held back come at {when}.")
 SHOWN_INPUT = 40  # characters of a bad argument repeated in the reply
 
 
@@ -51,60 +29,99 @@ def _now(context: ContextTypes.DEFAULT_TYPE) -> datetime:
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
         return
+    t = translator(sub.lang)
     schedule, arg = Schedule.of(sub), _argument(context)
     if not arg:
-        shown = QUIET_SHOW if schedule.quiet else QUIET_NONE
+        shown = (
+            t.gettext(
+                "Quiet hours: {window} ({tz}). Alerts then come as one digest when they end. "
+                "/quiet off ends them."
+            )
+            if schedule.quiet
+            else t.gettext(
+                "No quiet hours: alerts come as they happen. /quiet 23:00-08:00 sets them (in {tz})."
+            )
+        )
         await reply(update, context, esc(shown.format(window=schedule.quiet, tz=schedule.tz)))
         return
     try:
         window = None if arg.lower() == OFF else str(parse_quiet(arg))
     except Unparsable:
-        await reply(update, context, esc(QUIET_USAGE.format(tz=schedule.tz)))
+        usage = t.gettext(
+            "Not set: write the hours as /quiet 23:00-08:00 (24-hour clock, in {tz}), or /quiet off."
+        )
+        await reply(update, context, esc(usage.format(tz=schedule.tz)))
         return
     except EmptyWindow:
-        await reply(update, context, esc(QUIET_EMPTY))
+        empty = t.gettext(
+            "Not set: quiet hours must end at another time than they start, e.g. /quiet 23:00-08:00."
+        )
+        await reply(update, context, esc(empty))
         return
-    schedule, note = await _change(update, context, quiet=window)
-    done = QUIET_SET.format(window=window, tz=schedule.tz) if window else QUIET_OFF
-    await reply(update, context, esc(_sentences(done, note)))
+    schedule, note = await _change(update, context, t, quiet=window)
+    done = (
+        t.gettext(
+            "Quiet hours {window} ({tz}): alerts then are held and come as one digest when they end."
+        ).format(window=window, tz=schedule.tz)
+        if window
+        else t.gettext("Quiet hours off: alerts come as they happen.")
+    )
+    await reply(update, context, esc(_sentences(t, done, note)))
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
         return
+    t = translator(sub.lang)
     schedule, arg = Schedule.of(sub), _argument(context)
     if not arg:
-        await reply(update, context, esc(_digest_state(schedule) if schedule.digest else DIGEST_NONE))
+        none = t.gettext(
+            "No daily digest: alerts come as they happen. /digest daily 09:00 sends one a day instead."
+        )
+        await reply(update, context, esc(_digest_state(schedule, t) if schedule.digest else none))
         return
     try:
         daily = None if arg.lower() == OFF else f"{DAILY} {parse_digest(arg):%H:%M}"
     except Unparsable:
-        await reply(update, context, esc(DIGEST_USAGE.format(tz=schedule.tz)))
+        usage = t.gettext("Usage: /digest daily 09:00 (24-hour clock, in {tz}) or /digest off.")
+        await reply(update, context, esc(usage.format(tz=schedule.tz)))
         return
-    schedule, note = await _change(update, context, digest=daily)
-    await reply(update, context, esc(_sentences(_digest_state(schedule) if daily else DIGEST_OFF, note)))
+    schedule, note = await _change(update, context, t, digest=daily)
+    done = _digest_state(schedule, t) if daily else t.gettext("Daily digest off: alerts come as they happen.")
+    await reply(update, context, esc(_sentences(t, done, note)))
 
 
 async def tz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await _may_manage(update, context) or not (sub := await _subscriber(update, context)):
         return
+    t = translator(sub.lang)
     arg = _argument(context)
     if not arg:
-        default = "" if sub.tz else TZ_DEFAULT
-        await reply(update, context, esc(TZ_SHOW.format(tz=Schedule.of(sub).tz, default=default)))
+        shown = (
+            t.gettext("Your timezone: {tz}. Change it with an IANA name, e.g. /tz Asia/Shanghai.")
+            if sub.tz
+            else t.gettext(
+                "Your timezone: {tz} (the default). Change it with an IANA name, e.g. /tz Asia/Shanghai."
+            )
+        )
+        await reply(update, context, esc(shown.format(tz=Schedule.of(sub).tz)))
         return
     try:
         name = parse_tz(arg)
     except Unparsable:
-        await reply(update, context, esc(TZ_UNKNOWN.format(text=clip(arg, SHOWN_INPUT))))
+        unknown = t.gettext(
+            "“{text}” is not a timezone name. Use an IANA name, e.g. /tz Asia/Shanghai or /tz Europe/London."
+        )
+        await reply(update, context, esc(unknown.format(text=clip(arg, SHOWN_INPUT))))
         return
-    schedule, note = await _change(update, context, tz=name)
+    schedule, note = await _change(update, context, t, tz=name)
     local = schedule.local(_now(context))
-    await reply(update, context, esc(_sentences(TZ_SET.format(tz=name, now=f"{local:%H:%M}"), note)))
+    done = t.gettext("Timezone: {tz}, where it is {now} now. Quiet hours and digests follow it.")
+    await reply(update, context, esc(_sentences(t, done.format(tz=name, now=f"{local:%H:%M}"), note)))
 
 
 async def _change(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, **setting: str | None
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, **setting: str | None
 ) -> tuple[Schedule, str]:
     """Store the setting, then move what is held to the new schedule; returns that schedule and a
     sentence on the held alerts ("" when none were held)."""
@@ -116,18 +133,29 @@ async def _change(
     if not count:
         return schedule, ""
     if release is None:
-        return schedule, RELEASED[count != 1].format(count=count)
-    when = f"{schedule.local(release):%Y-%m-%d %H:%M}"
-    return schedule, HELD_UNTIL[count != 1].format(count=count, when=when)
+        released = t.ngettext(
+            "The alert held back comes now, in a digest.",
+            "The {count} alerts held back come now, in one digest.",
+            count,
+        )
+        return schedule, released.format(count=count)
+    held = t.ngettext(
+        "The alert held back comes at {when}.", "The {count} alerts held back come at {when}.", count
+    )
+    return schedule, held.format(count=count, when=f"{schedule.local(release):%Y-%m-%d %H:%M}")
 
 
-def _digest_state(schedule: Schedule) -> str:
+def _digest_state(schedule: Schedule, t: Translator) -> str:
     assert schedule.digest is not None
-    state = DIGEST_SHOW.format(at=f"{schedule.digest:%H:%M}", tz=schedule.tz)
+    state = t.gettext("One digest a day at {at} ({tz}) instead of instant alerts. /digest off ends it.")
+    state = state.format(at=f"{schedule.digest:%H:%M}", tz=schedule.tz)
     if schedule.quiet is not None and schedule.quiet.holds(schedule.digest):
-        state = _sentences(state, DIGEST_IN_QUIET.format(window=schedule.quiet))
+        in_quiet = t.gettext("It falls in your quiet hours ({window}), so it comes when they end.")
+        state = _sentences(t, state, in_quiet.format(window=schedule.quiet))
     return state
 
 
-def _sentences(*parts: str) -> str:
-    return " ".join(p for p in parts if p)
+def _sentences(t: Translator, first: str, then: str) -> str:
+    """Two sentences of a reply, the second one optional: "A. B." in English, "甲。乙。" in Chinese."""
+    # TRANSLATORS: one sentence after another (a space in English, none after "。").
+    return t.gettext("{sentence} {next}").format(sentence=first, next=then) if then else first

@@ -17,10 +17,10 @@ from newswatch.detect.vocabulary import Vocabulary
 from newswatch.storage import subscribers
 
 from . import tracker_view
-from .handlers import _config, _db, _engine, _paced, reply
-from .render import visible_text
+from .handlers import _config, _db, _engine, _lang, _paced, reply
+from .i18n import language, translator
+from .render import esc, listed, region_name, visible_text
 
-USAGE = "Usage: /tracker [provider or region] — for example /tracker deepseek or /tracker CN."
 MAX_ARGUMENT = 100
 
 
@@ -28,9 +28,13 @@ async def tracker_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     vocabulary = tracker.vocabulary_for(_config(context))
     question = _asked(" ".join(context.args or ()).strip(), vocabulary)
     if question is None:
-        await reply(update, context, USAGE)
+        t = translator(await _lang(update, context))
+        usage = t.gettext(
+            "Usage: /tracker [provider or region] — for example /tracker deepseek or /tracker CN."
+        )
+        await reply(update, context, esc(usage))
         return
-    pages = await _pages(context, update.effective_chat.id, question, vocabulary)
+    pages = await _pages(update, context, question, vocabulary)
     await reply(update, context, pages[0], reply_markup=tracker_view.keyboard(0, len(pages), question))
 
 
@@ -40,10 +44,11 @@ async def tracker_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     pressed = tracker_view.parse_callback(query.data)
     question = _question(*pressed[1:], vocabulary) if pressed else None
     if pressed is None or question is None:
-        await query.answer("This button is no longer valid.")
+        t = translator(await _lang(update, context))
+        await query.answer(t.gettext("This button is no longer valid."))
         return
     chat_id = update.effective_chat.id
-    pages = await _pages(context, chat_id, question, vocabulary)
+    pages = await _pages(update, context, question, vocabulary)
     page = min(pressed[0], len(pages) - 1)  # the answer may have shrunk since the button was sent
     await query.answer()
     markup = tracker_view.keyboard(page, len(pages), question)
@@ -84,26 +89,30 @@ def _question(kind: str, value: str, vocabulary: Vocabulary) -> tracker.Filter |
 
 
 async def _pages(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, question: tracker.Filter, vocabulary: Vocabulary
+    update: Update, context: ContextTypes.DEFAULT_TYPE, question: tracker.Filter, vocabulary: Vocabulary
 ) -> list[str]:
+    """The answer's pages, for the chat's choices, in its language."""
     engine = _engine(context)
     records = await _db(tracker.current, engine, _config(context))
-    sub = await _db(subscribers.get, engine, chat_id)
+    sub = await _db(subscribers.get, engine, update.effective_chat.id)
+    lang = language(update, sub)
     chosen = sub if sub is not None and sub.active else None
     regions = () if question.region or chosen is None else chosen.regions
     providers = () if question.provider or chosen is None else chosen.providers
     found = tracker_view.narrow(
         tracker.select(records, question.provider, question.region, vocabulary), regions, providers
     )
-    heading = _heading(question, regions, providers, vocabulary)
-    return tracker_view.render_pages(found, heading, vocabulary.labels)
+    heading = _heading(question, regions or providers, vocabulary, lang)
+    return tracker_view.render_pages(found, heading, vocabulary.labels, lang)
 
 
-def _heading(
-    question: tracker.Filter, regions: tuple[str, ...], providers: tuple[str, ...], vocabulary: Vocabulary
-) -> str:
+def _heading(question: tracker.Filter, narrowed: bool, vocabulary: Vocabulary, lang: str) -> str:
+    """"AI restrictions: deepseek, CN, your regions and providers": what the answer covers."""
+    t = translator(lang)
     scope = [tracker.label(question.provider, vocabulary)] if question.provider else []
-    scope += [question.region] if question.region else []
-    if regions or providers:
-        scope.append("your regions and providers")
-    return "AI restrictions" + (f": {', '.join(scope)}" if scope else "")
+    scope += [region_name(question.region, t)] if question.region else []
+    if narrowed:
+        scope.append(t.gettext("your regions and providers"))
+    if not scope:
+        return t.gettext("AI restrictions")
+    return t.gettext("AI restrictions: {scope}").format(scope=listed(scope, t))

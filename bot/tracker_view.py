@@ -15,9 +15,19 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from newswatch.tracker import AUDIENCE_LABELS, Filter, Record
+from newswatch.tracker import Filter, Record
 
-from .render import TELEGRAM_TEXT_LIMIT, clip, esc, one_line, visible_length
+from .i18n import N_, translator
+from .render import (
+    TELEGRAM_TEXT_LIMIT,
+    audience_label,
+    clip,
+    esc,
+    flag,
+    one_line,
+    region_name,
+    visible_length,
+)
 
 PREFIX = "trk"
 CALLBACK_LIMIT = 64  # bytes: Telegram's limit for callback_data
@@ -29,6 +39,8 @@ TITLE_MAX = 160
 HOST_MAX = 40
 _ICONS = {"restricted": "🚫", "partial": "⚠️", "lifted": "✅"}
 _ORDER = {"restricted": 0, "partial": 1, "lifted": 2}
+# TRANSLATORS: a tracker record's status: "restricted since 2024-06-25".
+STATUSES = {"restricted": N_("restricted"), "partial": N_("partial"), "lifted": N_("lifted")}
 
 
 def narrow(
@@ -42,16 +54,21 @@ def narrow(
     ]
 
 
-def render_pages(records: Iterable[Record], heading: str, labels: Mapping[str, str]) -> list[str]:
+def render_pages(
+    records: Iterable[Record], heading: str, labels: Mapping[str, str], lang: str | None = None
+) -> list[str]:
     """The answer as pages: open restrictions first, then partial ones, then lifts; newest first."""
+    t = translator(lang)
     ordered = sorted(records, key=lambda r: (_ORDER[r.status], -r.since.toordinal(), r.region, r.subject))
     head = f"<b>{esc(clip(one_line(heading), 200))}</b>"
     if not ordered:
-        return [f"{head}\nNothing tracked matches."]
-    head += f" — {len(ordered)} record{'s' if len(ordered) != 1 else ''}"
+        nothing = t.gettext("Nothing tracked matches.")
+        return [f"{head}\n{esc(nothing)}"]
+    count = len(ordered)
+    head += " — " + esc(t.ngettext("{count} record", "{count} records", count).format(count=count))
     pages: list[list[str]] = [[]]
     used = visible_length(head)
-    for block in (render_record(r, labels) for r in ordered):
+    for block in (render_record(r, labels, lang) for r in ordered):
         size = visible_length(block) + 2
         if pages[-1] and used + size > PAGE_LIMIT:
             pages.append([])
@@ -61,20 +78,22 @@ def render_pages(records: Iterable[Record], heading: str, labels: Mapping[str, s
     return ["\n\n".join([head, *blocks]) for blocks in pages]
 
 
-def render_record(record: Record, labels: Mapping[str, str]) -> str:
-    """One record's block (at most about 1,000 characters, whatever the titles and URLs)."""
+def render_record(record: Record, labels: Mapping[str, str], lang: str | None = None) -> str:
+    """One record's block (at most about 1,000 characters, whatever the titles and URLs); the
+    subject, region code and titles as they are, our words in ``lang``."""
+    t = translator(lang)
     name = esc(clip(one_line(labels.get(record.subject, record.subject)), LABEL_MAX))
-    audience = AUDIENCE_LABELS.get(record.audience, record.audience or "")
-    where = f"{flag(record.region)} {esc(record.region)}"
-    lines = [f"{_ICONS[record.status]} <b>{name}</b> · {where} · {esc(audience)}"]
-    when = f"<b>{record.status}</b> since {record.since}"
+    where = f"{flag(record.region)} {esc(region_name(record.region, t))}"
+    lines = [f"{_ICONS[record.status]} <b>{name}</b> · {where} · {esc(audience_label(record.audience, t))}"]
+    status = f"<b>{esc(t.gettext(STATUSES[record.status]))}</b>"
+    when = t.gettext("{status} since {day}").format(status=status, day=record.since)
     if record.effective and record.effective != record.since:
-        when += f" (effective {record.effective})"
+        when += esc(t.gettext(" (effective {day})").format(day=record.effective))
     title = one_line(record.history[-1].event.title)
     lines.append(f"{when} — <i>{esc(clip(title, TITLE_MAX))}</i>")
     if len(record.history) > 1:
         steps = record.history[-MAX_STEPS_SHOWN:]
-        shown = " → ".join(_link(c.event.url, f"{c.on} {c.status}") for c in steps)
+        shown = " → ".join(_link(c.event.url, f"{c.on} {t.gettext(STATUSES[c.status])}") for c in steps)
         lines.append(("… → " if len(record.history) > len(steps) else "") + shown)
     hosts: dict[str, str] = {}
     for event in reversed(record.current):  # the newest reports first
@@ -83,15 +102,8 @@ def render_record(record: Record, labels: Mapping[str, str]) -> str:
             hosts[host] = event.url
     more = len(record.current) - len(hosts)
     sources = ", ".join(_link(url, clip(host, HOST_MAX)) for host, url in hosts.items())
-    lines.append(f"Sources: {sources}" + (f" +{more}" if more > 0 else ""))
+    lines.append(t.gettext("Sources: {sources}").format(sources=sources) + (f" +{more}" if more > 0 else ""))
     return "\n".join(lines)
-
-
-def flag(region: str) -> str:
-    """The flag emoji of a region code (EU has one too): two regional indicator symbols."""
-    if len(region) != 2 or not region.isascii() or not region.isalpha():
-        return ""
-    return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in region.upper())
 
 
 def _link(url: str, text: str) -> str:

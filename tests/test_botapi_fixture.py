@@ -488,6 +488,19 @@ def test_commands_are_set_read_and_deleted(api: FakeBotAPI) -> None:
         with_bot(api, lambda bot: bot.set_my_commands([("Bad Command!", "x")]))
 
 
+def test_commands_are_kept_per_language(api: FakeBotAPI) -> None:
+    async def flow(bot: Bot) -> tuple[Any, Any]:
+        await bot.set_my_commands([("start", "Subscribe")])
+        await bot.set_my_commands([("start", "订阅")], language_code="zh")
+        return await bot.get_my_commands(), await bot.get_my_commands(language_code="zh")
+
+    default, chinese = with_bot(api, flow)
+    assert [c.description for c in default] == ["Subscribe"] and [c.description for c in chinese] == ["订阅"]
+    assert api.commands_for(language_code="zh") == [{"command": "start", "description": "订阅"}]
+    with pytest.raises(BadRequest, match="Invalid language code specified"):  # as Telegram answers
+        with_bot(api, lambda bot: bot.set_my_commands([("start", "订阅")], language_code="zh-hans"))
+
+
 # ------------------------------------------------------------------------------------------- faults
 
 

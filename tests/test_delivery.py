@@ -250,8 +250,9 @@ def test_a_story_in_two_languages_leads_each_alert_with_its_subscribers_language
 
     assert per_chat(botapi) == {1: 1, 2: 1, 3: 1}
     (zh,), (en,), (de,) = (botapi.messages(chat) for chat in (1, 2, 3))
-    assert lead_title(zh) == AZURE and "Also reported by theverge" in zh["text"]
+    assert lead_title(zh) == AZURE and "其他报道：theverge" in zh["text"]  # and our words in Chinese
     assert lead_title(en) == AZURE_EN == lead_title(de) and "Also reported by ithome" in en["text"]
+    assert "Also reported by ithome" in de["text"]  # a language we have no catalog for: English
 
 
 def test_an_edited_alert_keeps_the_report_it_led_with(

@@ -84,3 +84,14 @@ def test_a_digest_fills_its_messages() -> None:
 
     for part in parts[:-1]:  # the next line would not have fitted
         assert utf16_len(shown(part.text)) > TELEGRAM_TEXT_LIMIT - 200
+
+
+def test_a_chinese_subscribers_digest_is_headed_and_tagged_in_chinese() -> None:
+    assert heading(3, None, "zh") == "🌙 你不在时的 3 条提醒"
+    assert heading(1, None, "zh") == "🌙 你不在时的 1 条提醒"
+    assert heading(5, date(2025, 12, 2), "zh") == "📰 每日摘要，12月2日"
+    items = [(1, story(title="OpenAI blocks API access in China"))]
+    (part,) = render_digest(items, heading(1, None, "zh"), UTC, "zh")
+    line = shown(part.text).split("\n")[1]
+    assert line.startswith("• OpenAI blocks API access in China — microsoft (azure openai) · 中国大陆 · 停止")
+    assert line.endswith("(ithome, 10-21 01:30) 链接")

@@ -37,6 +37,7 @@ from tests.test_handlers import RunningBot, ask, ask_each
 pytestmark = pytest.mark.filterwarnings("ignore:.*`retry_after` will be of type:DeprecationWarning")
 
 ANN, BOB = 21, 22
+LI = 23  # a user whose Telegram is in Chinese
 GROUP, GROUP_ADMIN, MEMBER = -100, 31, 32
 UTC_ = ZoneInfo("UTC")
 SHANGHAI, BERLIN = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")
@@ -113,6 +114,28 @@ def test_quiet_hours_hold_alerts_and_send_them_as_one_digest_when_they_end(
     assert {(r.status, r.message_id) for r in rows(store)} == {("sent", digest["message_id"])}
     settle()
     assert len(botapi.sent) == 1  # and never again
+
+
+def test_a_chinese_subscribers_digest_is_headed_in_chinese(
+    botapi: FakeBotAPI, store: Engine, subscribe, add_story, clock: Clock, settle
+) -> None:
+    botapi.add_private_chat(ANN)
+    botapi.add_private_chat(BOB)
+    for chat, lang in ((ANN, "zh"), (BOB, "en")):
+        subscribe(chat)
+        subscribers.set_lang(store, chat, lang)
+        subscribers.set_schedule(store, chat, digest="daily 09:00", tz="Asia/Shanghai")
+    clock.set(at("2025-12-02 08:00", SHANGHAI))
+    add_story("OpenAI 停止向中国大陆提供 API 服务")
+    settle()
+    clock.set(at("2025-12-02 09:00", SHANGHAI))
+    settle()
+
+    zh, en = botapi.messages(ANN)[0]["text"].split("\n"), botapi.messages(BOB)[0]["text"].split("\n")
+    assert zh[0] == "📰 每日摘要，12月2日"
+    assert "openai · 中国大陆 · 封锁" in zh[1] and zh[1].endswith(" 链接")
+    assert en[0] == "📰 Your daily digest, 2 Dec"
+    assert "openai · CN · block" in en[1] and en[1].endswith(" link")
 
 
 def test_a_story_that_arrives_as_the_digests_go_out_is_not_in_them(
@@ -379,6 +402,22 @@ def test_quiet_digest_and_tz_move_what_is_held_and_quiet_off_sends_it_at_once(
     assert outbox.counts(store) == {"sent": 2}
 
 
+def test_a_chinese_subscriber_is_told_in_chinese_what_happens_to_held_alerts(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story, clock: Clock
+) -> None:
+    clock.set(at("2025-12-01 23:30", SHANGHAI))
+    botapi.add_private_chat(LI, language_code="zh-hans")
+    ask(botapi, LI, "/start", "订阅成功。")
+    ask(botapi, LI, "/quiet 23:00-08:00", "免打扰时段 23:00-08:00（Asia/Shanghai）：期间的提醒会暂存")
+    add_story("OpenAI 停止服务 1")
+    add_story("OpenAI 停止服务 2")
+    deliver(bot)
+
+    ask(botapi, LI, "/quiet off", "免打扰已关闭：提醒即时发送。暂存的 2 条提醒现在合并成一份摘要发送。")
+    deliver(bot)
+    assert botapi.messages(LI)[-1]["text"].startswith("🌙 你不在时的 2 条提醒\n")
+
+
 def test_stop_drops_what_is_held(
     bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story, clock: Clock
 ) -> None:
@@ -482,8 +521,8 @@ def test_chinese_subscribers_default_to_utc_plus_8(
     subscribe(ANN)
     with store.begin() as conn:
         conn.execute(schema.subscribers.update().values(lang="zh"))
-    ask(botapi, ANN, "/tz", "Your timezone: Asia/Shanghai (the default).")
-    ask(botapi, ANN, "/digest daily 09:00", "One digest a day at 09:00 (Asia/Shanghai)")
+    ask(botapi, ANN, "/tz", "你的时区：Asia/Shanghai（默认）。")  # and the answers are in Chinese
+    ask(botapi, ANN, "/digest daily 09:00", "每天 09:00（Asia/Shanghai）发送一份摘要")
 
 
 def test_latest_shows_times_in_the_subscribers_timezone(

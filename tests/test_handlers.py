@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -312,29 +313,176 @@ def test_a_subscriber_cannot_watch_more_than_the_maximum(
 
 
 # ---------------------------------------------------------------------------------- language
+#
+# The bot answers in the chat's language: the subscriber's (/lang, or what /start took from Telegram's
+# language_code), else the language_code of the user who wrote. Each test speaks to it as a Chinese
+# user ("zh-hans") and as an English one, and checks that each gets their own words and not the other's.
 
 LI = 23  # a user whose Telegram is in Chinese
 
 
-def test_start_takes_the_language_from_telegram_and_lang_changes_it(
+def chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_the_command_menu_is_registered_in_english_and_in_chinese(
+    bot: RunningBot, botapi: FakeBotAPI
+) -> None:
+    english, zh = botapi.commands, botapi.commands_for(language_code="zh")
+    assert [c["command"] for c in zh] == [c["command"] for c in english] == [c.command for c in COMMANDS]
+    assert [c["description"] for c in english] == [c.description for c in COMMANDS]
+    assert not any(chinese(c["description"]) for c in english)
+    assert all(chinese(c["description"]) for c in zh)
+    assert {"command": "start", "description": "订阅提醒"} in zh
+
+
+def test_start_and_help_come_in_the_users_language(
     bot: RunningBot, botapi: FakeBotAPI, store: Engine
 ) -> None:
     botapi.add_private_chat(LI, "李", language_code="zh-hans")
-    ask(botapi, LI, "/start", "Subscribed.")
-    ask(botapi, ANN, "/start", "Subscribed.")
+
+    answer = ask(botapi, LI, "/start", "订阅成功。")
+    assert "被封锁、禁用、暂停、停止服务或受到限制" in answer and "/regions — 只看部分地区" in answer
+    ask(botapi, LI, "/start", "你已经订阅了。")
+    assert "/watch 关键词" in ask(botapi, LI, "/help", "我会发送提醒")
+
+    answer = ask(botapi, ANN, "/start", "Subscribed.")
+    assert not chinese(answer) and not chinese(ask(botapi, ANN, "/help", "I send an alert"))
     assert (subscribers.get(store, LI).lang, subscribers.get(store, ANN).lang) == ("zh", "en")
 
-    ask(botapi, ANN, "/lang zh", "Alerts will lead with Chinese reports")
-    ask(botapi, ANN, "/start", "You are already subscribed.")
+
+def test_before_subscribing_the_telegram_language_decides(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    botapi.add_private_chat(LI, "李", language_code="zh-hans")
+    assert "/start — 订阅" in ask(botapi, LI, "/help", "我会发送提醒")
+    ask(botapi, LI, "/regions", "你还没有订阅。请先发送 /start。")
+    ask(botapi, BOB, "/regions", "You are not subscribed. Send /start first.")
+
+
+BAD_INPUT = [  # (what is typed, the Chinese answer, the English answer)
+    ("/foo", "我不认识 /foo。试试 /help。", "I don't know /foo. Try /help."),
+    ("hello", "我只懂命令。试试 /help。", "I only understand commands. Try /help."),
+    ("/latest abc", "用法：/latest [N]——N 为 1 到 20。", "Usage: /latest [N] — N from 1 to 20."),
+    (
+        "/watch a",
+        "未添加：关键词至少需要 2 个字母、汉字或数字。",
+        "Not added: a keyword needs at least 2 letters or digits.",
+    ),
+    (
+        "/watch " + "长" * 101,
+        "未添加：关键词最多 100 个字符。",
+        "Not added: a keyword can be at most 100 characters.",
+    ),
+    (
+        "/unwatch x",
+        "用法：/unwatch 关键词——须是你的 /keywords 之一。",
+        "Usage: /unwatch KEYWORD — one of your /keywords.",
+    ),
+    (
+        "/tz Mars/Olympus",
+        "“Mars/Olympus”不是时区名称。请使用 IANA 名称，例如 /tz Asia/Shanghai 或 /tz Europe/London。",
+        "“Mars/Olympus” is not a timezone name. Use an IANA name, e.g. /tz Asia/Shanghai or /tz Europe/"
+        "London.",
+    ),
+    (
+        "/quiet soon",
+        "未设置：请这样写时段：/quiet 23:00-08:00（24 小时制，按 Asia/Shanghai），或 /quiet off。",
+        "Not set: write the hours as /quiet 23:00-08:00 (24-hour clock, in UTC), or /quiet off.",
+    ),
+    (
+        "/tracker " + "x" * 200,
+        "用法：/tracker [服务商或地区]——例如 /tracker deepseek 或 /tracker CN。",
+        "Usage: /tracker [provider or region] — for example /tracker deepseek or /tracker CN.",
+    ),
+]
+
+
+def test_bad_commands_and_arguments_are_explained_in_the_users_language(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    chats = {"zh-hans": range(9100, 9100 + len(BAD_INPUT)), "en": range(9200, 9200 + len(BAD_INPUT))}
+    for code, ids in chats.items():
+        for chat in ids:
+            botapi.add_private_chat(chat, language_code=code)
+            subscribers.subscribe(store, chat, "private", "", subscribers.lang_of(code))  # as /start does
+    for ids in chats.values():
+        for chat, (text, _, _) in zip(ids, BAD_INPUT, strict=True):
+            botapi.send_text(chat, text)
+    every = [*chats["zh-hans"], *chats["en"]]
+    assert botapi.wait_for(lambda a: all(a.messages(c) for c in every), timeout=15)
+
+    for (text, zh, en), zh_chat, en_chat in zip(BAD_INPUT, chats["zh-hans"], chats["en"], strict=True):
+        assert botapi.messages(zh_chat)[0]["text"] == zh, text
+        assert botapi.messages(en_chat)[0]["text"] == en, text
+
+
+def test_the_regions_menu_is_labelled_in_chinese_for_a_chinese_user(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    botapi.add_private_chat(LI, "李", language_code="zh-hans")
+    ask(botapi, LI, "/start", "订阅成功。")
+    ask(botapi, LI, "/regions", "提醒的地区：全部。点按可更改。")
+    menu = last(botapi, LI)
+    labels = [b["text"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[:3] == ["🇨🇳 中国大陆", "🇭🇰 香港", "🇲🇴 澳门"] and labels[-2:] == ["✅ 全部", "完成"]
+
+    botapi.press_button(LI, menu["message_id"], "reg:HK")
+    assert botapi.wait_for(lambda a: "✅ 🇭🇰 香港" in str(a.messages(LI)[-1]["reply_markup"]), timeout=10)
+    botapi.press_button(LI, menu["message_id"], "reg:done")
+    assert botapi.wait_for(lambda a: a.messages(LI)[-1]["reply_markup"] is None, timeout=10)
+    assert last(botapi, LI)["text"] == "提醒的地区：🇭🇰 香港。"
+    assert [a["text"] for a in botapi.callback_answers] == [None, "已保存"]
+
+    ask(botapi, ANN, "/start", "Subscribed.")
+    ask(botapi, ANN, "/providers", "Alerts for providers: all. Tap to change.")
+    labels = [b["text"] for row in last(botapi, ANN)["reply_markup"]["inline_keyboard"] for b in row]
+    assert "Baidu" in labels and labels[-2:] == ["✅ All", "Done"] and not any(map(chinese, labels))
+
+
+def test_lang_changes_the_language_of_replies_and_alerts(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine
+) -> None:
+    botapi.add_private_chat(LI, "李", language_code="zh-hans")
+    ask(botapi, LI, "/start", "订阅成功。")
+    ask(botapi, ANN, "/start", "Subscribed.")
+
+    ask(botapi, ANN, "/lang zh", "好的，我会用中文回复；有中文报道时，提醒优先显示中文报道。")
+    ask(botapi, ANN, "/help", "我会发送提醒")
+    ask(botapi, ANN, "/start", "你已经订阅了。")
     assert subscribers.get(store, ANN).lang == "zh"  # chosen with /lang: another /start keeps it
-    ask(botapi, LI, "/lang EN", "Alerts will lead with English reports")
+
+    ask(botapi, LI, "/lang EN", "I will answer in English, and alerts will lead with English reports")
+    ask(botapi, LI, "/foo", "I don't know /foo.")  # /lang wins over the Telegram language
     assert subscribers.get(store, LI).lang == "en"
 
 
 def test_lang_with_junk_explains_the_usage(bot: RunningBot, botapi: FakeBotAPI, subscribe) -> None:
     junk = ["/lang", "/lang fr", "/lang <b>zh</b>", "/lang zh en", "/lang " + "z" * 1000]
     answers = ask_each(botapi, junk, subscribe)
-    assert answers == ["Usage: /lang zh or /lang en — alerts now lead with English reports."] * len(junk)
+    usage = "Usage: /lang zh or /lang en — I answer in English, and alerts lead with English reports."
+    assert answers == [usage] * len(junk)
+
+
+def test_an_alert_is_framed_in_the_subscribers_language(
+    bot: RunningBot, botapi: FakeBotAPI, store: Engine, add_story: Callable[..., str], deliver
+) -> None:
+    botapi.add_private_chat(LI, "李", language_code="zh-hans")
+    ask(botapi, LI, "/start", "订阅成功。")
+    ask(botapi, ANN, "/start", "Subscribed.")
+    title = "OpenAI 停止向中国大陆提供 API 服务"
+    outlets = [
+        {"source": "ithome", "url": "https://www.ithome.com/0/900/001.htm", "title": title},
+        {"source": "36kr", "url": "https://36kr.com/p/1", "title": title},
+    ]
+    add_story(title, url=outlets[0]["url"], outlets=outlets, effective=date(2024, 7, 9))
+
+    deliver()
+
+    zh, en = last(botapi, LI)["text"].split("\n"), last(botapi, ANN)["text"].split("\n")
+    assert zh[0] == en[0] == f"🚫 {title}"  # the story's own words are never translated
+    assert zh[1:3] == ["openai · 中国大陆 · 封锁", "2024年7月9日起"]
+    assert en[1:3] == ["openai · CN · block", "from 9 Jul 2024"]
+    assert zh[-2:] == ["阅读全文", "其他报道：36kr"]
+    assert en[-2:] == ["Read the article", "Also reported by 36kr"]
 
 
 # ---------------------------------------------------------------------------------- /latest

@@ -294,7 +294,7 @@ def test_the_subscribers_language_chooses_the_report_that_leads() -> None:
     en, en_entities = telegram_text(render_alert(two_languages(), "en"))
 
     assert zh.split("\n")[0] == "🚫 " + ITHOME["title"]
-    assert "Also reported by theverge, scmp" in zh
+    assert "其他报道：theverge、scmp" in zh and "Also reported by" not in zh
     assert en.split("\n")[0] == "🚫 " + VERGE["title"]
     assert VERGE["summary"] in en and "theverge · 2024-10-21 01:30 UTC" in en
     assert "Also reported by ithome, scmp" in en
@@ -336,7 +336,49 @@ def test_a_huge_earlier_story_or_audience_never_makes_the_alert_too_long() -> No
         summary="S. " * 5000,
         watched=tuple("w" * 90 for _ in range(50)),
     )
-    for lang in ("zh", "en"):
+    for lang, frame in (("zh", "➕ 更新：范围扩大\n"), ("en", "➕ Update: extended\n")):
         text, _ = telegram_text(render_alert(child, lang, parent=parent))
         assert utf16_len(text) <= TELEGRAM_TEXT_LIMIT
-        assert text.startswith("➕ Update: extended\n")
+        assert text.startswith(frame)
+
+
+def test_a_chinese_subscribers_alert_is_framed_in_chinese_and_an_english_one_in_english() -> None:
+    """Our words follow the language; the story's (titles, outlets, summaries) stay as reported."""
+    notice = two_languages(id="s-notice", published=datetime(2024, 6, 25, 2, 40, tzinfo=UTC))
+    update = two_languages(
+        parent_id="s-notice",
+        change=EFFECTIVE,
+        effective=date(2024, 10, 21),
+        tags=Tags(
+            ("microsoft",), ("azure openai",), ("CN", "HK"), ("discontinue",), ("individual-developers",)
+        ),
+        watched=("azure",),
+    )
+    zh, _ = telegram_text(render_alert(update, "zh", parent=notice))
+    en, _ = telegram_text(render_alert(update, "en", parent=notice))
+
+    assert zh.split("\n")[:4] == [
+        "🔄 更新：现已生效",
+        "🚫 " + ITHOME["title"],
+        "microsoft (azure openai) · 中国大陆、香港 · 停止服务",
+        "个人开发者 · 2024年10月21日起",
+    ]
+    assert f"此前：{ITHOME['title']}（2024年6月25日）" in zh
+    assert "阅读全文" in zh and "关注的关键词：azure" in zh
+    assert en.split("\n")[:4] == [
+        "🔄 Update: now in effect",
+        "🚫 " + VERGE["title"],
+        "microsoft (azure openai) · CN, HK · discontinue",
+        "individual developers · from 21 Oct 2024",
+    ]
+    assert f"Earlier: {VERGE['title']} (25 Jun 2024)" in en and "Watched: azure" in en
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.replace(ITHOME["title"], ""))  # no Chinese of ours
+
+
+def test_more_outlets_than_shown_are_counted_in_the_subscribers_language() -> None:
+    outlets = tuple({"source": f"o{i}", "url": f"https://o{i}.example/", "title": "t"} for i in range(8))
+    zh, _ = telegram_text(render_alert(story(outlets=outlets), "zh"))
+    en, _ = telegram_text(render_alert(story(outlets=outlets), "en"))
+    assert "其他报道：o0、o1、o2、o3、o4 等另外 3 家" in zh
+    assert "Also reported by o0, o1, o2, o3, o4 and 3 more" in en
+    assert join_within(["a" * 4000, "b" * 200, "c"], "zh").endswith("……另有 2 条")

@@ -19,6 +19,7 @@ from tests.fixtures.botapi import FakeBotAPI, utf16_len
 from tests.test_handlers import RunningBot, ask, last
 
 ANN, BOB, CAROL = 21, 22, 23
+LI = 24  # a user whose Telegram is in Chinese
 GROUP, GROUP_ADMIN, MEMBER = -100, 31, 32
 USAGE = "Usage: /tracker [provider or region]"
 
@@ -92,6 +93,15 @@ def test_a_region_or_provider_narrows_it_instead_of_the_choice_on_that_side(
     ask(botapi, BOB, "/tracker 深度求索", "AI restrictions: DeepSeek — ")  # Bob chose everything
     germany = ask(botapi, BOB, "/tracker DE", "AI restrictions: DE — 1 record")  # a config event
     assert "DeepSeek <removed> from German app stores & more" in germany
+
+
+def test_a_chinese_user_reads_the_tracker_in_chinese(bot: RunningBot, botapi: FakeBotAPI) -> None:
+    botapi.add_private_chat(LI, "李", language_code="zh-hans")
+    germany = ask(botapi, LI, "/tracker DE", "AI 服务限制：德国 — 1 条记录")
+    assert "DeepSeek · 🇩🇪 德国 · 普通用户\n自 2025-06-27 起受限" in germany
+    assert "DeepSeek <removed> from German app stores & more" in germany  # the title as reported
+    ask(botapi, LI, "/tracker " + "x" * 200, "用法：/tracker [服务商或地区]")
+    ask(botapi, BOB, "/tracker DE", "AI restrictions: DE — 1 record")
 
 
 def test_a_group_sees_its_own_choices_and_any_member_may_ask(

@@ -165,3 +165,21 @@ def test_effective_dates_show_when_they_differ_from_since() -> None:
     [record] = build([story("openai", "CN", "restrict", date(2024, 7, 9))])
     record = replace(record, since=date(2024, 6, 25))
     assert "restricted since 2024-06-25 (effective 2024-07-09)" in shown(render_record(record, LABELS))
+
+
+def test_a_chinese_subscriber_reads_the_tracker_in_chinese() -> None:
+    [record] = [
+        r for r in build(load_history()) if (r.subject, r.region, r.audience) == ("chatgpt", "IT", None)
+    ]
+    lines = shown(render_record(record, LABELS, "zh")).split("\n")
+    assert lines[0] == "✅ ChatGPT · 🇮🇹 意大利 · 所有人"
+    assert lines[1].startswith("自 2023-04-28 起已解除 — ChatGPT is back in Italy")  # the title as reported
+    assert lines[2:] == ["2023-03-31 受限 → 2023-04-28 已解除", "来源：aljazeera.com"]
+
+    [pending] = build([story("openai", "CN", "restrict", date(2024, 7, 9))])
+    pending = replace(pending, since=date(2024, 6, 25))
+    assert "自 2024-06-25 起受限（2024-07-09 生效）" in shown(render_record(pending, LABELS, "zh"))
+    pages = render_pages(build(load_history()), "AI 服务限制", LABELS, "zh")
+    assert shown(pages[0]).split("\n")[0].endswith(" 条记录") and "records" not in shown(pages[0])
+    nothing = [shown(p) for p in render_pages([], "AI 服务限制", LABELS, "zh")]
+    assert nothing == ["AI 服务限制\n没有符合条件的记录。"]

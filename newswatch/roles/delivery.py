@@ -20,9 +20,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.delivery import ALERTS_SINCE, Delivery
-from bot.handlers import COMMANDS
 from bot.pacing import Pacer
 from bot.senders import CONSOLE_CHAT_ID, ConsoleSender, TelegramSender
 
@@ -123,7 +122,7 @@ class DeliveryRole:
         if self.stopping.is_set():
             return
         with contextlib.suppress(TelegramError):
-            await self.app.bot.set_my_commands(COMMANDS)
+            await register_commands(self.app.bot)
         await self.app.start()
         await self.app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
         log.info("bot @%s is polling %s", self.app.bot.username, self.config.telegram.api_base_url)
