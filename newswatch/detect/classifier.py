@@ -93,7 +93,7 @@ _STRIVING_BEFORE_RE = re.compile(
     r"|\bseeking to)[^.,;，。]{0,16}$"
 )
 _NEGATION_BEFORE_RE = re.compile(
-    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout|不会|不再|并未|未能|没有|不|未)\s*(?:\S+\s+)?$"
+    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout|不会|不再|并未|未能|没有|不|未|唔|冇)\s*(?:\S+\s+)?$"
 )
 
 
@@ -635,6 +635,8 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
     if "task_force" in cues_title and not (title.actions & RESTRICTIVE):
         penalty += 0.6  # a task force or working group coordinates; it blocks nothing
     for cue, in_title, in_event in _SHAPE_PENALTIES:
+        if cue == "how_to" and "explainer" in cues_title:
+            continue  # "禁用问答：哪些单位不能用？": questions about the rule, not ways around it
         if cue in cues_title:
             penalty += in_title
         elif cue in cues_event:

@@ -251,6 +251,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         for alias in _aliases(entry, f"places.{slug}"):
             vocab.add(alias, Term("place", slug))
             vocab.add(alias, Term("region", region))
+        for alias in _strings(entry.get("weak", []), f"places.{slug}.weak"):
+            vocab.add(alias, Term("place", slug))
+            vocab.add(alias, Term("weak_region", region))
     for code, entry in _entries(data, "regions"):
         if not (code == "EU" or (len(code) == 2 and code.isalpha() and code.isupper())):
             raise VocabularyError(f"vocabulary.regions.{code}: must be an ISO 3166-1 alpha-2 code or EU")
