@@ -307,6 +307,8 @@ class Classifier:
         for sentence in sentences[:40]:
             if not sentence.lead and not (headline_event and "earlier" not in sentence.cues):
                 continue
+            if "occasion" in sentence.cues and not sentence.title:
+                continue  # "消息传出后，国内厂商迅速行动": the restriction is why others act
             actions = set(sentence.actions)
             if context.is_lift(sentence):
                 actions.add("lift")
@@ -330,7 +332,8 @@ class Classifier:
         if (best is None or best[0] < LEAD_PLACE_STRENGTH) and headline_event and title.actions:
             # the headline's restriction, placed by the lead ("...晒出 OpenAI 发来的邮件" after "国内开发者")
             placed = next(
-                (s for s in sentences[1:] if s.lead and s.regions and "earlier" not in s.cues), None
+                (s for s in sentences[1:] if s.lead and s.regions and not s.cues & {"earlier", "occasion"}),
+                None,
             )
             if placed is not None:
                 best = (LEAD_PLACE_STRENGTH, placed, set(title.actions))
