@@ -241,7 +241,7 @@ def test_texas_and_new_york_are_two_events_and_new_york_after_texas_is_new_york(
 
 def test_a_report_naming_no_place_does_not_let_texas_into_the_navys_story(stories: Stories) -> None:
     tags = {**DEEPSEEK, "regions": ("US",), "actions": ("ban",), "audience": ("government-devices",)}
-    navy = stories.story(report("US Navy bans DeepSeek", **tags, places=("us-federal",)), T0)
+    navy = stories.story(report("US Navy bans DeepSeek", **tags, places=("us-navy",)), T0)
     follow_up = stories.story(report("Navy says DeepSeek ban applies standing rules", **tags), T0 + DAY)
     texas = stories.story(
         report("Texas bans DeepSeek on state devices", **tags, places=("us-tx",)), T0 + 2 * DAY

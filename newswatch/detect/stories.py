@@ -260,14 +260,28 @@ def same_who(a: Event, b: Event) -> bool:
     return a.providers == b.providers
 
 
-def _widen(audience: frozenset[str]) -> frozenset[str]:
-    return audience | {"developers"} if "individual-developers" in audience else audience
+# The kind of measure an audience stands for. Reports of one cut-off of an app or an API name its
+# users, its developers or its business customers as they please; a ban on government devices and a
+# rule on companies by their owners are other measures.
+_MEASURE = {
+    "consumers": "market",
+    "developers": "market",
+    "individual-developers": "market",
+    "enterprises": "market",
+    "government-devices": "government",
+    "ownership": "ownership",
+}
+
+
+def _measures(audience: frozenset[str]) -> set[str]:
+    return {_MEASURE.get(a, a) for a in audience}
 
 
 def same_audience(a: Event, b: Event) -> bool:
-    """Unsaid is compatible with anything; developers include individual developers; otherwise the
-    audiences must meet (government devices and consumer downloads are two events)."""
-    return not a.audience or not b.audience or bool(_widen(a.audience) & _widen(b.audience))
+    """Unsaid is compatible with anything; otherwise the audiences must stand for the same kind of
+    measure (government devices and consumer downloads are two events; users and developers of one
+    cut-off are one)."""
+    return not a.audience or not b.audience or bool(_measures(a.audience) & _measures(b.audience))
 
 
 def same_places(a: Event, b: Event) -> bool:
