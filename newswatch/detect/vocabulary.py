@@ -31,6 +31,8 @@ from .text import is_word_char, normalize
 
 ACTIONS = ("block", "ban", "suspend", "discontinue", "restrict", "lift")
 INFLECTED = frozenset({"action", "cue", "audience"})  # categories whose English words inflect
+OWN_LAYER = frozenset({"audience"})  # categories whose overlapping matches are chosen apart (``scan``)
+NAMES = frozenset({"provider", "service", "region", "weak_region", "place", "ignore"})
 FRAME_MARK = "..."  # what "…" becomes after NFKC
 EXACT_MARK = "="  # an alias written "=had been" is not inflected
 # characters between the parts of a frame: an object or a place, not a clause (English words are
@@ -108,8 +110,8 @@ class Vocabulary:
 
     def compile(self) -> None:
         """One automaton over every key; each value carries what ``scan`` needs without recomputing:
-        the key's length, whether it must start and end on a word boundary, its terms, and the frame
-        parts it is (frame index, part index)."""
+        the key's length, whether it must start and end on a word boundary, its terms (audience terms
+        apart, see ``scan``), and the frame parts it is (frame index, part index)."""
         frame_parts: dict[str, list[tuple[int, int]]] = {}
         for index, parts in enumerate(self._frames):
             for position, part in enumerate(parts):
@@ -117,14 +119,16 @@ class Vocabulary:
                     frame_parts.setdefault(form, []).append((index, position))
         automaton = ahocorasick.Automaton()
         for key in self._terms.keys() | frame_parts.keys():
-            terms = tuple(sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value)))
+            terms = sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value))
             automaton.add_word(
                 key,
                 (
                     len(key),
                     is_word_char(key[0]),
                     is_word_char(key[-1]),
-                    terms,
+                    tuple(t for t in terms if t.category not in OWN_LAYER),
+                    tuple(t for t in terms if t.category in OWN_LAYER),
+                    any(t.category in NAMES for t in terms),
                     tuple(frame_parts.get(key, ())),
                 ),
             )
@@ -140,14 +144,18 @@ class Vocabulary:
         then the frames found in it (which overlap the words they wrap, by design).
 
         Word boundaries are checked before choosing, so a rejected long candidate ("launches in" inside
-        "launches investigation") does not hide a valid one that overlaps it.
+        "launches investigation") does not hide a valid one that overlaps it. Audience phrases are
+        chosen among themselves and names: whom a sentence names does not compete with what it says
+        is done to them ("orders DeepSeek off all government devices": "off all government" and
+        "government devices"), but a name still holds its characters ("美国企业家" is no "国企").
         """
         if self._automaton is None:
             self.compile()
         size = len(text)
         spans: list[tuple[int, int, tuple[Term, ...]]] = []
+        own: list[tuple[int, int, tuple[Term, ...]]] = []
         parts_found: dict[int, list[tuple[int, int, int]]] = {}
-        for end_index, (length, left, right, terms, parts) in self._automaton.iter(text):
+        for end_index, (length, left, right, terms, own_terms, name, parts) in self._automaton.iter(text):
             start, end = end_index - length + 1, end_index + 1
             if left and start and text[start - 1] in _WORD_CHARS:
                 continue
@@ -155,22 +163,29 @@ class Vocabulary:
                 continue
             if terms:
                 spans.append((start, -end, terms))
+            if own_terms or name:
+                own.append((start, -end, own_terms))
             for frame, position in parts:
                 parts_found.setdefault(frame, []).append((position, start, end))
-        spans.sort()
-        matches: list[Match] = []
-        taken = 0
-        for start, negative_end, terms in spans:
-            if start >= taken:
-                taken = -negative_end
-                for term in terms:
-                    matches.append(Match(start, taken, term))
+        matches = _leftmost_longest(spans) + _leftmost_longest(own)
         for frame, found in parts_found.items():
             parts, terms = self._frame_terms[frame]
             gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
             for start, end in _frame_spans(text, len(parts), found, gap):
                 matches.extend(Match(start, end, term) for term in terms)
         return matches
+
+
+def _leftmost_longest(spans: list[tuple[int, int, tuple[Term, ...]]]) -> list[Match]:
+    """Of overlapping (start, -end, terms) candidates, the one starting first, then the longest."""
+    spans.sort()
+    matches: list[Match] = []
+    taken = 0
+    for start, negative_end, terms in spans:
+        if start >= taken:
+            taken = -negative_end
+            matches.extend(Match(start, taken, term) for term in terms)
+    return matches
 
 
 def _frame_spans(
