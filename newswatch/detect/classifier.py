@@ -26,15 +26,14 @@ from ..models import Detection, Tags
 from .audience import Mention, audience
 from .dates import attached, mentions, reference_day
 from .keywords import KeywordMatcher
-from .text import normalize, sentence_spans
+from .text import OPENING_CHARS, Lead, normalize, sentence_spans
 from .vocabulary import Match, Vocabulary
 
 THRESHOLD = 0.5
-# Characters of the body that detection reads: first the opening (the lead and a little more), then,
-# only when the headline reports a restriction the opening does not place, the paragraphs after it.
-# Later background only adds noise (older events) and time; watched and excluded keywords still look
-# at the whole text.
-OPENING_CHARS = 1_000
+# Characters of the body that detection reads: first the opening (``text.OPENING_CHARS``), then, only
+# when the headline reports a restriction the opening does not place, the paragraphs after it. Later
+# background only adds noise (older events) and time; watched and excluded keywords still look at the
+# whole text.
 DETECT_BODY_CHARS = 2_000
 LEAD_SENTENCES = 5  # at most this many body sentences of the first paragraph(s) make the lead
 BACKGROUND_STRENGTH = 0.75  # a later sentence completing the headline's event
@@ -160,18 +159,24 @@ class Classifier:
 
     def classify(self, title: str, text: str = "", published: datetime | None = None) -> Detection:
         """``published`` (UTC) resolves dates without a year ("from July 9") into ``effective``."""
-        norm_title = normalize(title)
+        return self.read(Lead.of(title, text), text, published)
+
+    def read(self, lead: Lead, text: str, published: datetime | None = None) -> Detection:
+        """``classify`` for an article whose lead is normalized already (``Lead.of(title, text)``):
+        the story keys are made of the same lead, so it is normalized once. ``text`` is the raw body,
+        for the paragraphs after the opening and for watched keywords."""
         if self.watch or self.exclude:
-            everything = f"{norm_title}\n{normalize(text)}"
+            everything = f"{lead.title}\n{normalize(text)}"
             if self.exclude and self.exclude.find(everything):
                 return Detection(relevant=False, score=0.0)
             watched = self.watch.find(everything) if self.watch else ()
         else:
             watched = ()
+        full = lead.text
         for limit in (OPENING_CHARS, DETECT_BODY_CHARS):
-            body = normalize(text, limit, keep_newlines=True)
-            full = f"{norm_title}\n{body}"
-            sentences = self._sentences(full, len(norm_title))
+            if limit > OPENING_CHARS:
+                full = f"{lead.title}\n{normalize(text, limit, keep_newlines=True)}"
+            sentences = self._sentences(full, len(lead.title))
             score, event, actions = self._decide(sentences)
             if event is not None or len(text) <= limit or not _headline_event(sentences[0]):
                 break

@@ -5,9 +5,10 @@ A story is an event: **who** (the providers, and the services when a report name
 lifting) and **for whom** (the audience). Evidence is reduced to lookup keys, so that finding
 candidates is an indexed query, not a scan:
 
-- ``f:`` an exact fingerprint of the normalized text (the same article under another URL);
-- ``b:`` MinHash LSH bands over word/character shingles (reposts with small edits), confirmed by the
-  estimated Jaccard similarity of the two signatures;
+- ``f:`` an exact fingerprint of the normalized headline and opening (the same article under another
+  URL);
+- ``b:`` MinHash LSH bands over word/character shingles of the headline and opening (reposts with
+  small edits copy the lead), confirmed by the estimated Jaccard similarity of the two signatures;
 - ``e:{provider}:{region}:{res|lift}`` the event, one key per provider and region, language-neutral.
   The lookup is tolerant so that reports with different detail meet: one naming ChatGPT and one
   naming OpenAI, one saying mainland China and one adding Hong Kong. The candidate story confirms
@@ -169,6 +170,9 @@ class StoryIndex(Protocol):
 
 
 def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
+    """The keys of a report from its normalized headline and opening (``text.Lead``): what a copy or
+    a repost shares with the original, and what the join reads of the wording, at a cost that does not
+    grow with the body."""
     tokens = _token_hashes(normalized_text)
     keys = ["f:" + hashlib.blake2b(tokens.tobytes(), digest_size=12).hexdigest()]
     signature = b""
