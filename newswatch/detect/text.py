@@ -51,7 +51,11 @@ def normalize(text: str, limit: int = MAX_DETECT_CHARS, keep_newlines: bool = Fa
         text = _TAG_RE.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
-    text = unicodedata.normalize("NFKC", text)[:limit]
+    # NFKC is the costliest step and runs only where it changes something, on the window alone (it
+    # shrinks text only where combining marks compose, which news text hardly has)
+    text = text[:limit]
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)[:limit]
     if not text.isascii():
         text = _converter().convert(text)
     text = _SPACE_RE.sub(" ", text.lower())

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -55,8 +55,9 @@ class Term:
     value: str
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """Where an alias was found and what it means (a tuple: scans make dozens per article)."""
+
     start: int
     end: int
     term: Term
