@@ -87,6 +87,7 @@ _PAST_BEFORE_RE = re.compile(
 )
 _PAST_AFTER_RE = re.compile(r"[^，,。；;]{1,10}?之?后[，,]")  # "推迟一个月后，……登陆欧盟"
 _CLAUSE_RE = re.compile(r"[,，;；:：]")
+_OPENING_TIME_CHARS = 12  # "Last July, ...", "去年7月……": a sentence set in an earlier time
 _STRIVING_BEFORE_RE = re.compile(
     r"(?:努力|致力|争取|力争|计划|打算|\bworking to|\btrying to|\bhopes? to|\baims? to|\bplans? to"
     r"|\bseeking to)[^.,;，。]{0,16}$"
@@ -113,6 +114,8 @@ class _Sentence:
     said: list[tuple[str, int]] = field(default_factory=list)  # (action or "arrival", where)
     precedents: set[str] = field(default_factory=set)
     regulator_at: set[int] = field(default_factory=set)  # member states named for their regulator
+    language_at: set[int] = field(default_factory=set)  # region words that are also language names
+    earlier_at: list[int] = field(default_factory=list)  # where words about an earlier time are
     places: set[str] = field(default_factory=set)
     weak_regions: set[str] = field(default_factory=set)  # "国内", "境内": whichever country is meant
     actions: set[str] = field(default_factory=set)
@@ -231,6 +234,8 @@ class Classifier:
                 sentence.general.append((term.value, match.end))
         elif term.category == "region":
             _add_region(sentence, match, full)
+        elif term.category == "language":
+            sentence.language_at.add(match.start)
         elif term.category == "weak_region":
             sentence.weak_regions.add(term.value)
         elif term.category == "place":
@@ -247,11 +252,16 @@ class Classifier:
                 sentence.ai_at.append(match.start)
             elif term.value == "exempt":
                 sentence.exempt_at.append((match.start, match.end))
+            elif term.value == "earlier":
+                sentence.earlier_at.append(match.start)
 
     def _qualify(self, sentence: _Sentence, full: str) -> None:
         """Services imply their providers; a general company counts when one of its own services is
         named in the sentence or an AI word follows it closely ("Google's AI chatbot", "谷歌 AI").
-        A region right before a company from there is its origin ("China's DeepSeek")."""
+        A region right before a company from there is its origin ("China's DeepSeek"), and in a
+        sentence about languages a language name is a language ("supports French and Chinese")."""
+        if "languages" in sentence.cues and sentence.language_at:
+            sentence.region_at = [r for r in sentence.region_at if r[1] not in sentence.language_at]
         sentence.regions = {
             code
             for code, _, end in sentence.region_at
@@ -501,7 +511,8 @@ def _regions(
 ) -> set[str]:
     """Where: the title's regions (or the deciding sentence's), plus regions listed beside them in
     the opening sentences ("China and Hong Kong") unless that is the provider's home (DeepSeek's
-    "Chinese") or a precedent ("after Italy and Taiwan"). A launch withheld from the EU after the Irish
+    "Chinese"), a precedent ("after Italy and Taiwan") or named in a clause about an earlier time
+    ("去年7月……加拿大与俄罗斯、中国一同被排除在外"). A launch withheld from the EU after the Irish
     regulator's request is the EU's, not Ireland's."""
     anchor = _acting_regions(title, full) or event.regions
     regions = set(anchor)
@@ -513,7 +524,7 @@ def _regions(
             sentence.regions & anchor and (sentence.actions or sentence.subject)
         ) or "extends" in sentence.cues:
             regions |= (
-                sentence.regions
+                _current_regions(sentence, full)
                 - homes
                 - ({"EU"} if member_state else _EU_MEMBERS if "EU" in anchor else set())
             )
@@ -523,6 +534,22 @@ def _regions(
             code for s in (title, *lead) for code, start, _ in s.region_at if start in s.regulator_at
         } - named
     return regions
+
+
+def _current_regions(sentence: _Sentence, full: str) -> set[str]:
+    """The sentence's regions but those named in a clause about an earlier time, or all of them when
+    the sentence opens with one ("去年7月……时，加拿大……被排除在外")."""
+    if not sentence.earlier_at:
+        return sentence.regions
+    if sentence.earlier_at[0] - sentence.start <= _OPENING_TIME_CHARS:
+        return set()
+    earlier = {
+        code
+        for code, start, _ in sentence.region_at
+        if any(not _CLAUSE_RE.search(full, min(start, at), max(start, at)) for at in sentence.earlier_at)
+    }
+    current = {code for code, start, _ in sentence.region_at if code not in earlier}
+    return sentence.regions - (earlier - current)
 
 
 def _acting_regions(title: _Sentence, full: str) -> set[str]:

@@ -280,6 +280,8 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
             vocab.add(alias, Term("weak_region", code))
     for phrase in _strings(data.get("ignore", {}).get("terms", []), "ignore.terms"):
         vocab.add(phrase, Term("ignore", ""))
+    for name in _strings(data.get("languages", {}).get("names", []), "languages.names"):
+        vocab.add(name, Term("language", ""))
     for section, category, allowed in (
         ("actions", "action", ACTIONS),
         ("audiences", "audience", AUDIENCES),
