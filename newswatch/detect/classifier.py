@@ -93,7 +93,9 @@ _STRIVING_BEFORE_RE = re.compile(
     r"|\bseeking to)[^.,;，。]{0,16}$"
 )
 _NEGATION_BEFORE_RE = re.compile(
-    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout|不会|不再|并未|未能|没有|不|未|唔|冇)\s*(?:\S+\s+)?$"
+    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout)\s*(?:\S+\s+)?$"
+    # Chinese wraps the place between ("不会向欧盟开放"); "不仅", "不久" negate nothing
+    r"|(?:不会|不再|并未|未能|没有|未|唔|冇|不(?![仅但只过久少]))[^\s，。,;；!?！？]{0,8}$"
 )
 
 
