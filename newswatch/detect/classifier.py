@@ -68,6 +68,14 @@ _REGULATOR_AFTER_RE = re.compile(
     r"(?:'s)?\s*(?:data protection|privacy|data|competition)?\s*(?:regulator|watchdog|authority|commission"
     r"|commissioner|dpc|request|regulatory|privacy)|(?:的)?(?:数据保护|隐私|个人数据|私隐)?(?:监管|保护委员会|委员会|专员|机构)"
 )
+# A dateline: where the report was filed, not where anything happened ("(中央社台北5日综合外电报导)",
+# "韩联社首尔2月17日电", "JAKARTA, Jan 10 (Reuters) -", "BRUSSELS (Reuters) -").
+_DATELINE_AFTER_RE = re.compile(
+    r"\d{1,2}月?\d{0,2}日[^\s，。,]{0,6}?(?:电|讯|报导|报道)"
+    r"|,?\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\s*\("
+    r"|\s*\((?:reuters|ap|afp|bloomberg|yonhap|xinhua|kyodo|cna)\)"
+)
+_DATELINE_CHARS = 12  # how far into its sentence a dateline's place can be
 _ATTRIBUTIVE_RE = re.compile(r"(?:'s)?\s*(?:的)?\s*")  # "China's DeepSeek", "中国的 DeepSeek"
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
 _ORIGIN_BEFORE_ZH = ("国产",)
@@ -394,7 +402,14 @@ class Classifier:
                     if not title.services or set(self.vocab.service_providers.get(s, ())) & added
                 }
         homes = {self.vocab.provider_home.get(p) for p in providers}
-        regions = _regions(title, lead, event, homes, full)
+        # past the lead, a sentence saying the rule also covers other places still tells this event
+        # ("俄罗斯、伊朗及北韩亦在限制之列"); other background does not
+        covers = [
+            s
+            for s in sentences[1:]
+            if not s.lead and "extends" in s.cues and not s.cues & {"earlier", "exempt"} and s.region_at
+        ]
+        regions = _regions(title, lead + covers, event, homes, full)
         whom = self._audience([title, event, *lead], services, full)
         return Tags(
             providers=tuple(sorted(providers)),
@@ -520,8 +535,8 @@ def _regions(
     regions = set(anchor)
     member_state = any(r in _EU_MEMBERS for r in anchor)
     for sentence in lead:
-        if "precedent" in sentence.cues:
-            continue
+        if "precedent" in sentence.cues and "extends" not in sentence.cues:
+            continue  # "after Italy"; but "同样适用该政策的还有俄罗斯" extends this one
         if (
             sentence.regions & anchor and (sentence.actions or sentence.subject)
         ) or "extends" in sentence.cues:
@@ -605,14 +620,19 @@ _EU_MEMBERS = frozenset(
 )
 
 
+_OWNERSHIP_RE = re.compile(r"持股|控股|\b(?:owned|controlled|ownership)\b")
 _OWNERSHIP_ALIASES = ("资", "控股", "owned", "controlled")  # "中资控股企业": whose capital, not where made
 
 
 def _add_region(sentence: _Sentence, match: Match, full: str) -> None:
-    """Sort a region mention: where a company comes from or has branches, or where data is sent
-    (dropped), somebody else's precedent ("after Italy"), or a region."""
+    """Sort a region mention: where a company comes from or has branches, where data is sent or where
+    the report was filed (dropped), somebody else's precedent ("after Italy"), or a region."""
     before = full[max(sentence.start, match.start - 40) : match.start]
-    if _is_origin(full, match) or _SUBSIDIARY_BEFORE_RE.search(before):
+    if _SUBSIDIARY_BEFORE_RE.search(before):
+        return
+    if _is_origin(full, match) and not _OWNERSHIP_RE.search(full, sentence.start, sentence.end):
+        return  # "China's DeepSeek"; but in a rule on ownership, "伊朗或北韩企业" is whose companies
+    if match.start - sentence.start <= _DATELINE_CHARS and _DATELINE_AFTER_RE.match(full, match.end):
         return
     if (
         before.endswith(_DESTINATION_ENDS) and _DESTINATION_BEFORE_RE.search(before)
