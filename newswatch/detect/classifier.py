@@ -75,6 +75,12 @@ _DATELINE_AFTER_RE = re.compile(
     r"|,?\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\s*\("
     r"|\s*\((?:reuters|ap|afp|bloomberg|yonhap|xinhua|kyodo|cna)\)"
 )
+# A country reacting to somebody else's measure: "China hits back at Australia's ban", "中国外交部回应".
+_REACTION_AFTER_RE = re.compile(
+    r"(?:'s)?\s*(?:foreign ministry|embassy|government)?\s*"
+    r"(?:hit(?:s|ting)? back|criticiz|criticis|slam|condemn|protest|accus|denounc|retaliat)"
+    r"|(?:外交部|驻\S{0,4}使馆|政府|官方)?(?:发言人)?(?:回应|批评|抗议|谴责|反驳|回击|指责|反制)"
+)
 _DATELINE_CHARS = 12  # how far into its sentence a dateline's place can be
 _ATTRIBUTIVE_RE = re.compile(r"(?:'s)?\s*(?:的)?\s*")  # "China's DeepSeek", "中国的 DeepSeek"
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
@@ -634,6 +640,8 @@ def _add_region(sentence: _Sentence, match: Match, full: str) -> None:
         return  # "China's DeepSeek"; but in a rule on ownership, "伊朗或北韩企业" is whose companies
     if match.start - sentence.start <= _DATELINE_CHARS and _DATELINE_AFTER_RE.match(full, match.end):
         return
+    if _REACTION_AFTER_RE.match(full, match.end):
+        return  # the country answering a measure, not one where it applies
     if (
         before.endswith(_DESTINATION_ENDS) and _DESTINATION_BEFORE_RE.search(before)
     ) or _DESTINATION_AFTER_RE.match(full, match.end):

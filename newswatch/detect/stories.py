@@ -60,6 +60,8 @@ _LEAD_CHARS = 400  # the headline and first paragraph: where a report says what 
 # Wording that says a restriction reaches further than before, or has now taken effect. Consulted
 # only against an earlier story of the same event: on its own, such wording changes nothing.
 _EXTENDS_RE = re.compile(
+    # (not a call for it: "the ban should be widened to critical infrastructure")
+    r"(?<!should be )(?<!could be )(?<!would be )(?<!might be )"
     r"\b(?:extend|expand|widen|broaden)(?:s|ed)\b[^.]{0,60}?\b(?:to|into)\b"
     r"|\bnow (?:also|covers?|includes?|applies)\b|\bno longer only\b"
     r"|扩大(?:到|至)|扩展(?:到|至)|延伸(?:到|至)|扩至|扩及"
