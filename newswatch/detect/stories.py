@@ -301,8 +301,19 @@ def same_identity(a: Event, b: Event) -> bool:
     return same_who(a, b) and same_audience(a, b) and same_places(a, b)
 
 
+# The EEA states outside the EU take its rules with it: one report of a launch withheld from "the EU"
+# and one listing "the EU, Iceland, Liechtenstein and Norway" tell the same place.
+_WITH_THE_EU = frozenset({"IS", "LI", "NO"})
+
+
 def region_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard of two region sets, the EEA states counted with the EU when the EU is named."""
+    a, b = _with_the_eu(a), _with_the_eu(b)
     return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _with_the_eu(regions: frozenset[str]) -> frozenset[str]:
+    return regions - _WITH_THE_EU if "EU" in regions else regions
 
 
 # --- placing a report -----------------------------------------------------------------------------
