@@ -265,6 +265,10 @@ def test_a_rule_that_also_covers_other_countries_names_them(classifier):
             "OpenAI 将封锁中国 API 访问的消息传出后，国内厂商迅速推出迁移方案。",
         ),
         ("Publishers sue Perplexity over unauthorized use of articles", "The suit was filed in Tokyo."),
+        (  # a deal; the restriction in its lead is of somebody else's services
+            "三星 Galaxy AI 中国版改用百度文心",
+            "由于 Google 服务无法在大陆使用，三星 AI 功能在中国改由本土业者提供。",
+        ),
     ],
 )
 def test_look_alikes_of_the_new_phrasings_stay_silent(classifier, title, text):

@@ -693,6 +693,8 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
         penalty += 0.5
     if ("lawsuit" in cues_title or "investigation" in cues_title) and not (title.actions & RESTRICTIVE):
         penalty += 0.5
+    if "partnership" in cues_title and not (title.actions & RESTRICTIVE) and not event.services:
+        penalty += 0.5  # a deal, whose lead names no AI service restricted ("Google 服务无法在大陆使用")
     if cues_title & {"proposal", "data_use"}:
         penalty += 0.5  # a bill that would ban, a suspension of data use for training: not a block
     if "regulation" in cues_title and not (title.actions & RESTRICTIVE):
