@@ -566,13 +566,11 @@ def _current_regions(sentence: _Sentence, full: str) -> set[str]:
         return sentence.regions
     if sentence.earlier_at[0] - sentence.start <= _OPENING_TIME_CHARS:
         return set()
-    earlier = {
-        code
-        for code, start, _ in sentence.region_at
-        if any(not _CLAUSE_RE.search(full, min(start, at), max(start, at)) for at in sentence.earlier_at)
-    }
-    current = {code for code, start, _ in sentence.region_at if code not in earlier}
-    return sentence.regions - (earlier - current)
+    named: dict[str, bool] = {}  # region -> named in a clause of its own time at least once
+    for code, start, _ in sentence.region_at:
+        past = any(not _CLAUSE_RE.search(full, min(start, at), max(start, at)) for at in sentence.earlier_at)
+        named[code] = named.get(code, False) or not past
+    return {code for code in sentence.regions if named.get(code, True)}
 
 
 def _acting_regions(title: _Sentence, full: str) -> set[str]:
