@@ -206,6 +206,12 @@ def test_off_topic_shapes_stay_silent(classifier, title, text):
             ("lift",),
         ),
         ("安卡拉法院对 Grok 实施访问禁令", "法院表示禁令即日生效。", ("TR",), ("ban",)),
+        (  # a lift after a condition, beside the suspension, is still to come
+            "韩国暂停 DeepSeek 新下载，整改后恢复",
+            "韩国监管机构表示，DeepSeek 应用暂停在韩国提供下载。",
+            ("KR",),
+            ("suspend",),
+        ),
     ],
 )
 def test_phrasing_families(classifier, title, text, regions, actions):

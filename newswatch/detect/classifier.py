@@ -91,7 +91,10 @@ _NEWLINE_RE = re.compile("\n")
 _TITLE_CLAUSE_RE = re.compile(r"[，;；:：!！?？|｜]|(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 # A lift still to come once a condition is met ("将在整改后恢复", "will only resume after"): news only
 # when nothing is restricted; one still awaited ("仍待获批", "pending approval") is the restriction.
-_PENDING_LIFT_BEFORE_RE = re.compile(r"(?:将在|将于|才会?|before it can|only after|will only)[^。，,]{0,24}$")
+_PENDING_LIFT_BEFORE_RE = re.compile(
+    r"(?:将在|将于|才会?|before it can|only after|will only)[^。，,]{0,24}$"
+    r"|[^。，,\s]{1,6}后\s*$"  # "整改后恢复": after a condition (a lift only where nothing is restricted)
+)
 _AWAITING_LIFT_BEFORE_RE = re.compile(
     r"(?:仍待|尚待|等待|待|直至|直到|until|pending|awaiting)[^。，,]{0,24}$"
 )
