@@ -240,6 +240,11 @@ def test_phrasing_families(classifier, title, text, regions, actions):
             "China criticized Australia after Canberra banned DeepSeek from government devices.",
             ("AU",),
         ),
+        (  # where a restricted service is available
+            "国行 iPhone 为何至今用不上 Apple Intelligence？",
+            "Apple Intelligence 已经在英国、澳大利亚上线，唯独中国内地迟迟没有时间表。",
+            ("CN",),
+        ),
         (  # a sentence opening in an earlier time
             "Gemini arrives in Canada",
             "Google launched Gemini in Canada on Thursday.\n\n去年7月，加拿大与俄罗斯、中国一同被排除在外。",

@@ -135,6 +135,7 @@ class _Sentence:
     regulator_at: set[int] = field(default_factory=set)  # member states named for their regulator
     language_at: set[int] = field(default_factory=set)  # region words that are also language names
     earlier_at: list[int] = field(default_factory=list)  # where words about an earlier time are
+    arrived_at: list[int] = field(default_factory=list)  # arrivals neither denied nor still striven for
     places: set[str] = field(default_factory=set)
     weak_regions: set[str] = field(default_factory=set)  # "国内", "境内": whichever country is meant
     actions: set[str] = field(default_factory=set)
@@ -418,7 +419,7 @@ class Classifier:
             for s in sentences[1:]
             if not s.lead and "extends" in s.cues and not s.cues & {"earlier", "exempt"} and s.region_at
         ]
-        regions = _regions(title, lead + covers, event, homes, full)
+        regions = _regions(title, lead + covers, event, homes, full, lift="lift" in actions)
         whom = self._audience([title, event, *lead], services, full)
         return Tags(
             providers=tuple(sorted(providers)),
@@ -469,6 +470,7 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
         sentence.actions.add("lift")  # "will be restored" is news when nothing is restricted
     if not arrivals:
         sentence.cues.discard("arrival")
+    sentence.arrived_at = arrivals
 
 
 def _told_as_past(sentence: _Sentence, full: str, at: int, arrivals: list[int], before: str) -> bool:
@@ -533,12 +535,18 @@ def _dated(sentence: _Sentence, lift: bool) -> list[int]:
 
 
 def _regions(
-    title: _Sentence, lead: list[_Sentence], event: _Sentence, homes: set[str | None], full: str
+    title: _Sentence,
+    lead: list[_Sentence],
+    event: _Sentence,
+    homes: set[str | None],
+    full: str,
+    lift: bool,
 ) -> set[str]:
     """Where: the title's regions (or the deciding sentence's), plus regions listed beside them in
     the opening sentences ("China and Hong Kong") unless that is the provider's home (DeepSeek's
     "Chinese"), a precedent ("after Italy and Taiwan") or named in a clause about an earlier time
-    ("去年7月……加拿大与俄罗斯、中国一同被排除在外"). A launch withheld from the EU after the Irish
+    ("去年7月……加拿大与俄罗斯、中国一同被排除在外"), and, for a restriction, where the service is said
+    to be available ("已在美国、英国上线，唯独中国内地……"). A launch withheld from the EU after the Irish
     regulator's request is the EU's, not Ireland's."""
     anchor = _acting_regions(title, full) or event.regions
     regions = set(anchor)
@@ -551,6 +559,7 @@ def _regions(
         ) or "extends" in sentence.cues:
             regions |= (
                 _current_regions(sentence, full)
+                - (set() if lift else _available_regions(sentence, full))
                 - homes
                 - ({"EU"} if member_state else _EU_MEMBERS if "EU" in anchor else set())
             )
@@ -574,6 +583,28 @@ def _current_regions(sentence: _Sentence, full: str) -> set[str]:
         past = any(not _CLAUSE_RE.search(full, min(start, at), max(start, at)) for at in sentence.earlier_at)
         named[code] = named.get(code, False) or not past
     return {code for code in sentence.regions if named.get(code, True)}
+
+
+def _available_regions(sentence: _Sentence, full: str) -> set[str]:
+    """Regions named only in clauses that say the service arrived there, and nothing restricted."""
+    if not sentence.arrived_at:
+        return set()
+    restricted = [at for action, at in sentence.said if action in RESTRICTIVE]
+    available: set[str] = set()
+    elsewhere: set[str] = set()
+    for code, start, _ in sentence.region_at:
+        left, right = _clause_around(full, sentence, start)
+        there = any(left <= at < right for at in sentence.arrived_at)
+        (available if there and not any(left <= at < right for at in restricted) else elsewhere).add(code)
+    return available - elsewhere
+
+
+def _clause_around(full: str, sentence: _Sentence, position: int) -> tuple[int, int]:
+    """The (start, end) of the clause of ``sentence`` around ``position``."""
+    breaks = [m.start() for m in _CLAUSE_RE.finditer(full, sentence.start, sentence.end)]
+    left = max((b for b in breaks if b < position), default=sentence.start)
+    right = min((b for b in breaks if b > position), default=sentence.end)
+    return left, right
 
 
 def _acting_regions(title: _Sentence, full: str) -> set[str]:
