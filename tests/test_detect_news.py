@@ -172,6 +172,120 @@ def test_off_topic_shapes_stay_silent(classifier, title, text):
     assert not classifier.classify(title, text).relevant
 
 
+@pytest.mark.parametrize(
+    ("title", "text", "regions", "actions"),
+    [
+        (  # an agency that implies its country
+            "Navy tells sailors: don't use DeepSeek",
+            "The Navy has told its members not to use the Chinese app DeepSeek on any device.",
+            ("US",),
+            ("ban",),
+        ),
+        (
+            "Home Affairs orders DeepSeek off all federal government devices",
+            "Commonwealth agencies must remove the app from their phones and computers.",
+            ("AU",),
+            ("ban",),
+        ),
+        (  # Cantonese negation
+            "歐盟用家今年冇 Apple Intelligence 用",
+            "Apple 表示，相關功能今年都唔會喺歐盟推出。",
+            ("EU",),
+            ("restrict",),
+        ),
+        (  # the negation wraps the place
+            "Meta：多模态模型不会向欧盟开放",
+            "Meta 表示新模型不会向欧盟的企业提供。",
+            ("EU",),
+            ("restrict",),
+        ),
+        (  # a lift worded as an opening
+            "Anthropic finally opens Claude to European consumers",
+            "Claude is available to people across Europe from today.",
+            ("EU",),
+            ("lift",),
+        ),
+        ("安卡拉法院对 Grok 实施访问禁令", "法院表示禁令即日生效。", ("TR",), ("ban",)),
+        (  # a lift after a condition, beside the suspension, is still to come
+            "韩国暂停 DeepSeek 新下载，整改后恢复",
+            "韩国监管机构表示，DeepSeek 应用暂停在韩国提供下载。",
+            ("KR",),
+            ("suspend",),
+        ),
+    ],
+)
+def test_phrasing_families(classifier, title, text, regions, actions):
+    result = classifier.classify(title, text)
+    assert result.relevant
+    assert result.tags.regions == regions
+    assert result.tags.actions == actions
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "regions"),
+    [
+        (  # a dateline says where the report was filed
+            "義大利下令封鎖 DeepSeek",
+            "（中央社台北5日綜合外電報導）義大利個資保護機構今天宣布封鎖 DeepSeek。",
+            ("IT",),
+        ),
+        (  # language names in a sentence about languages
+            "Bard finally arrives in the EU",
+            "Google launched Bard in the European Union. It supports more than 40 languages, including "
+            "German, Spanish and Chinese.",
+            ("EU",),
+        ),
+        (  # the country answering a measure
+            "China hits back at Australia's DeepSeek ban",
+            "China criticized Australia after Canberra banned DeepSeek from government devices.",
+            ("AU",),
+        ),
+        (  # where a restricted service is available
+            "国行 iPhone 为何至今用不上 Apple Intelligence？",
+            "Apple Intelligence 已经在英国、澳大利亚上线，唯独中国内地迟迟没有时间表。",
+            ("CN",),
+        ),
+        (  # a sentence opening in an earlier time
+            "Gemini arrives in Canada",
+            "Google launched Gemini in Canada on Thursday.\n\n去年7月，加拿大与俄罗斯、中国一同被排除在外。",
+            ("CA",),
+        ),
+    ],
+)
+def test_regions_that_are_not_where_it_happens(classifier, title, text, regions):
+    result = classifier.classify(title, text)
+    assert result.relevant
+    assert result.tags.regions == regions
+
+
+def test_a_rule_that_also_covers_other_countries_names_them(classifier):
+    result = classifier.classify(
+        "Anthropic 停止向中资控股企业提供 Claude",
+        "Anthropic 宣布即日起停止向中国资本控股的企业提供 Claude 服务。\n\n"
+        "公司表示，俄罗斯、伊朗及朝鲜控股的企业亦在限制之列。",
+    )
+    assert result.tags.regions == ("CN", "IR", "KP", "RU")
+    assert result.tags.audience == ("ownership",)
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        (  # the restriction is the occasion; the news is the rivals' offer
+            "OpenAI 断供在即，智谱、百度抢推搬家计划",
+            "OpenAI 将封锁中国 API 访问的消息传出后，国内厂商迅速推出迁移方案。",
+        ),
+        ("Publishers sue Perplexity over unauthorized use of articles", "The suit was filed in Tokyo."),
+        (  # a deal; the restriction in its lead is of somebody else's services
+            "三星 Galaxy AI 中国版改用百度文心",
+            "由于 Google 服务无法在大陆使用，三星 AI 功能在中国改由本土业者提供。",
+        ),
+    ],
+)
+def test_look_alikes_of_the_new_phrasings_stay_silent(classifier, title, text):
+    assert not classifier.classify(title, text).relevant
+
+
 def test_a_model_launch_whose_background_names_an_old_block_is_not_the_topic(classifier):
     text = (
         "DeepSeek released a new reasoning model on Tuesday, saying it matches rivals on coding tests.\n\n"

@@ -161,6 +161,36 @@ def test_a_report_naming_chatgpt_joins_one_naming_openai(stories: Stories) -> No
     assert openai == chatgpt
 
 
+def test_reports_naming_users_developers_or_businesses_of_one_cut_off_are_one_story(
+    stories: Stories,
+) -> None:
+    tags = {"providers": ("anthropic",), "services": ("claude",), "regions": ("EU",), "actions": ("lift",)}
+    users = stories.story(
+        report("Claude now available to users in Europe", **tags, audience=("consumers",)), T0
+    )
+    teams = stories.story(
+        report("Claude opens to European businesses", **tags, audience=("enterprises",)), T0 + DAY
+    )
+    builders = stories.story(
+        report("Claude reaches EU developers", **tags, audience=("developers",)), T0 + 2 * DAY
+    )
+    assert users == teams == builders
+
+
+def test_a_launch_in_the_eu_and_one_in_the_eu_and_the_rest_of_the_eea_are_one_story(stories: Stories) -> None:
+    tags = {"providers": ("anthropic",), "services": ("claude",), "actions": ("lift",)}
+    eea = stories.story(
+        report(
+            "Claude arrives in the EU, Iceland, Liechtenstein and Norway",
+            **tags,
+            regions=("EU", "IS", "LI", "NO"),
+        ),
+        T0,
+    )
+    eu = stories.story(report("Claude 登陆欧盟", **tags, regions=("EU",)), T0 + DAY)
+    assert eea == eu
+
+
 def test_the_same_event_in_chinese_and_english_is_one_story(stories: Stories) -> None:
     tags = {**DEEPSEEK, "regions": ("IT",), "audience": ("consumers",)}
     english = stories.story(report("Italy's privacy watchdog blocks DeepSeek", **tags), T0)
@@ -241,7 +271,7 @@ def test_texas_and_new_york_are_two_events_and_new_york_after_texas_is_new_york(
 
 def test_a_report_naming_no_place_does_not_let_texas_into_the_navys_story(stories: Stories) -> None:
     tags = {**DEEPSEEK, "regions": ("US",), "actions": ("ban",), "audience": ("government-devices",)}
-    navy = stories.story(report("US Navy bans DeepSeek", **tags, places=("us-federal",)), T0)
+    navy = stories.story(report("US Navy bans DeepSeek", **tags, places=("us-navy",)), T0)
     follow_up = stories.story(report("Navy says DeepSeek ban applies standing rules", **tags), T0 + DAY)
     texas = stories.story(
         report("Texas bans DeepSeek on state devices", **tags, places=("us-tx",)), T0 + 2 * DAY

@@ -21,7 +21,7 @@ _CLAUSE_BREAK_RE = re.compile(r"[,，;；:：、(（]|\b(?:while|but|whereas|alt
 _NARROWER = {
     "developers": ("individual-developers",),
     "enterprises": ("ownership", "individual-developers"),
-    "consumers": ("developers", "individual-developers", "government-devices", "ownership", "enterprises"),
+    "consumers": ("developers", "individual-developers", "government-devices", "ownership"),
 }
 
 

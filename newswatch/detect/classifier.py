@@ -26,15 +26,14 @@ from ..models import Detection, Tags
 from .audience import Mention, audience
 from .dates import attached, mentions, reference_day
 from .keywords import KeywordMatcher
-from .text import normalize, sentence_spans
+from .text import OPENING_CHARS, Lead, normalize, sentence_spans
 from .vocabulary import Match, Vocabulary
 
 THRESHOLD = 0.5
-# Characters of the body that detection reads: first the opening (the lead and a little more), then,
-# only when the headline reports a restriction the opening does not place, the paragraphs after it.
-# Later background only adds noise (older events) and time; watched and excluded keywords still look
-# at the whole text.
-OPENING_CHARS = 1_000
+# Characters of the body that detection reads: first the opening (``text.OPENING_CHARS``), then, only
+# when the headline reports a restriction the opening does not place, the paragraphs after it. Later
+# background only adds noise (older events) and time; watched and excluded keywords still look at the
+# whole text.
 DETECT_BODY_CHARS = 2_000
 LEAD_SENTENCES = 5  # at most this many body sentences of the first paragraph(s) make the lead
 BACKGROUND_STRENGTH = 0.75  # a later sentence completing the headline's event
@@ -69,6 +68,20 @@ _REGULATOR_AFTER_RE = re.compile(
     r"(?:'s)?\s*(?:data protection|privacy|data|competition)?\s*(?:regulator|watchdog|authority|commission"
     r"|commissioner|dpc|request|regulatory|privacy)|(?:的)?(?:数据保护|隐私|个人数据|私隐)?(?:监管|保护委员会|委员会|专员|机构)"
 )
+# A dateline: where the report was filed, not where anything happened ("(中央社台北5日综合外电报导)",
+# "韩联社首尔2月17日电", "JAKARTA, Jan 10 (Reuters) -", "BRUSSELS (Reuters) -").
+_DATELINE_AFTER_RE = re.compile(
+    r"\d{1,2}月?\d{0,2}日[^\s，。,]{0,6}?(?:电|讯|报导|报道)"
+    r"|,?\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\s*\("
+    r"|\s*\((?:reuters|ap|afp|bloomberg|yonhap|xinhua|kyodo|cna)\)"
+)
+# A country reacting to somebody else's measure: "China hits back at Australia's ban", "中国外交部回应".
+_REACTION_AFTER_RE = re.compile(
+    r"(?:'s)?\s*(?:foreign ministry|embassy|government)?\s*"
+    r"(?:hit(?:s|ting)? back|criticiz|criticis|slam|condemn|protest|accus|denounc|retaliat)"
+    r"|(?:外交部|驻\S{0,4}使馆|政府|官方)?(?:发言人)?(?:回应|批评|抗议|谴责|反驳|回击|指责|反制)"
+)
+_DATELINE_CHARS = 12  # how far into its sentence a dateline's place can be
 _ATTRIBUTIVE_RE = re.compile(r"(?:'s)?\s*(?:的)?\s*")  # "China's DeepSeek", "中国的 DeepSeek"
 _PRECEDENT_BEFORE_RE = re.compile(r"(?:follows|following|after|joins|joining|like|继)\s*$")
 _ORIGIN_BEFORE_ZH = ("国产",)
@@ -78,7 +91,10 @@ _NEWLINE_RE = re.compile("\n")
 _TITLE_CLAUSE_RE = re.compile(r"[，;；:：!！?？|｜]|(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 # A lift still to come once a condition is met ("将在整改后恢复", "will only resume after"): news only
 # when nothing is restricted; one still awaited ("仍待获批", "pending approval") is the restriction.
-_PENDING_LIFT_BEFORE_RE = re.compile(r"(?:将在|将于|才会?|before it can|only after|will only)[^。，,]{0,24}$")
+_PENDING_LIFT_BEFORE_RE = re.compile(
+    r"(?:将在|将于|才会?|before it can|only after|will only)[^。，,]{0,24}$"
+    r"|[^。，,\s]{1,6}后\s*$"  # "整改后恢复": after a condition (a lift only where nothing is restricted)
+)
 _AWAITING_LIFT_BEFORE_RE = re.compile(
     r"(?:仍待|尚待|等待|待|直至|直到|until|pending|awaiting)[^。，,]{0,24}$"
 )
@@ -88,12 +104,15 @@ _PAST_BEFORE_RE = re.compile(
 )
 _PAST_AFTER_RE = re.compile(r"[^，,。；;]{1,10}?之?后[，,]")  # "推迟一个月后，……登陆欧盟"
 _CLAUSE_RE = re.compile(r"[,，;；:：]")
+_OPENING_TIME_CHARS = 12  # "Last July, ...", "去年7月……": a sentence set in an earlier time
 _STRIVING_BEFORE_RE = re.compile(
     r"(?:努力|致力|争取|力争|计划|打算|\bworking to|\btrying to|\bhopes? to|\baims? to|\bplans? to"
     r"|\bseeking to)[^.,;，。]{0,16}$"
 )
 _NEGATION_BEFORE_RE = re.compile(
-    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout|不会|不再|并未|未能|没有|不|未)\s*(?:\S+\s+)?$"
+    r"(?:\bnot|\bnever|n't|\bno longer|\bwithout)\s*(?:\S+\s+)?$"
+    # Chinese wraps the place between ("不会向欧盟开放"); "不仅", "不久" negate nothing
+    r"|(?:不会|不再|并未|未能|没有|未|唔|冇|不(?![仅但只过久少]))[^\s，。,;；!?！？]{0,8}$"
 )
 
 
@@ -114,6 +133,9 @@ class _Sentence:
     said: list[tuple[str, int]] = field(default_factory=list)  # (action or "arrival", where)
     precedents: set[str] = field(default_factory=set)
     regulator_at: set[int] = field(default_factory=set)  # member states named for their regulator
+    language_at: set[int] = field(default_factory=set)  # region words that are also language names
+    earlier_at: list[int] = field(default_factory=list)  # where words about an earlier time are
+    arrived_at: list[int] = field(default_factory=list)  # arrivals neither denied nor still striven for
     places: set[str] = field(default_factory=set)
     weak_regions: set[str] = field(default_factory=set)  # "国内", "境内": whichever country is meant
     actions: set[str] = field(default_factory=set)
@@ -160,18 +182,24 @@ class Classifier:
 
     def classify(self, title: str, text: str = "", published: datetime | None = None) -> Detection:
         """``published`` (UTC) resolves dates without a year ("from July 9") into ``effective``."""
-        norm_title = normalize(title)
+        return self.read(Lead.of(title, text), text, published)
+
+    def read(self, lead: Lead, text: str, published: datetime | None = None) -> Detection:
+        """``classify`` for an article whose lead is normalized already (``Lead.of(title, text)``):
+        the story keys are made of the same lead, so it is normalized once. ``text`` is the raw body,
+        for the paragraphs after the opening and for watched keywords."""
         if self.watch or self.exclude:
-            everything = f"{norm_title}\n{normalize(text)}"
+            everything = f"{lead.title}\n{normalize(text)}"
             if self.exclude and self.exclude.find(everything):
                 return Detection(relevant=False, score=0.0)
             watched = self.watch.find(everything) if self.watch else ()
         else:
             watched = ()
+        full = lead.text
         for limit in (OPENING_CHARS, DETECT_BODY_CHARS):
-            body = normalize(text, limit, keep_newlines=True)
-            full = f"{norm_title}\n{body}"
-            sentences = self._sentences(full, len(norm_title))
+            if limit > OPENING_CHARS:
+                full = f"{lead.title}\n{normalize(text, limit, keep_newlines=True)}"
+            sentences = self._sentences(full, len(lead.title))
             score, event, actions = self._decide(sentences)
             if event is not None or len(text) <= limit or not _headline_event(sentences[0]):
                 break
@@ -226,6 +254,8 @@ class Classifier:
                 sentence.general.append((term.value, match.end))
         elif term.category == "region":
             _add_region(sentence, match, full)
+        elif term.category == "language":
+            sentence.language_at.add(match.start)
         elif term.category == "weak_region":
             sentence.weak_regions.add(term.value)
         elif term.category == "place":
@@ -242,11 +272,16 @@ class Classifier:
                 sentence.ai_at.append(match.start)
             elif term.value == "exempt":
                 sentence.exempt_at.append((match.start, match.end))
+            elif term.value == "earlier":
+                sentence.earlier_at.append(match.start)
 
     def _qualify(self, sentence: _Sentence, full: str) -> None:
         """Services imply their providers; a general company counts when one of its own services is
         named in the sentence or an AI word follows it closely ("Google's AI chatbot", "谷歌 AI").
-        A region right before a company from there is its origin ("China's DeepSeek")."""
+        A region right before a company from there is its origin ("China's DeepSeek"), and in a
+        sentence about languages a language name is a language ("supports French and Chinese")."""
+        if "languages" in sentence.cues and sentence.language_at:
+            sentence.region_at = [r for r in sentence.region_at if r[1] not in sentence.language_at]
         sentence.regions = {
             code
             for code, _, end in sentence.region_at
@@ -307,6 +342,8 @@ class Classifier:
         for sentence in sentences[:40]:
             if not sentence.lead and not (headline_event and "earlier" not in sentence.cues):
                 continue
+            if "occasion" in sentence.cues and not sentence.title:
+                continue  # "消息传出后，国内厂商迅速行动": the restriction is why others act
             actions = set(sentence.actions)
             if context.is_lift(sentence):
                 actions.add("lift")
@@ -330,7 +367,8 @@ class Classifier:
         if (best is None or best[0] < LEAD_PLACE_STRENGTH) and headline_event and title.actions:
             # the headline's restriction, placed by the lead ("...晒出 OpenAI 发来的邮件" after "国内开发者")
             placed = next(
-                (s for s in sentences[1:] if s.lead and s.regions and "earlier" not in s.cues), None
+                (s for s in sentences[1:] if s.lead and s.regions and not s.cues & {"earlier", "occasion"}),
+                None,
             )
             if placed is not None:
                 best = (LEAD_PLACE_STRENGTH, placed, set(title.actions))
@@ -374,7 +412,14 @@ class Classifier:
                     if not title.services or set(self.vocab.service_providers.get(s, ())) & added
                 }
         homes = {self.vocab.provider_home.get(p) for p in providers}
-        regions = _regions(title, lead, event, homes, full)
+        # past the lead, a sentence saying the rule also covers other places still tells this event
+        # ("俄罗斯、伊朗及北韩亦在限制之列"); other background does not
+        covers = [
+            s
+            for s in sentences[1:]
+            if not s.lead and "extends" in s.cues and not s.cues & {"earlier", "exempt"} and s.region_at
+        ]
+        regions = _regions(title, lead + covers, event, homes, full, lift="lift" in actions)
         whom = self._audience([title, event, *lead], services, full)
         return Tags(
             providers=tuple(sorted(providers)),
@@ -425,6 +470,7 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
         sentence.actions.add("lift")  # "will be restored" is news when nothing is restricted
     if not arrivals:
         sentence.cues.discard("arrival")
+    sentence.arrived_at = arrivals
 
 
 def _told_as_past(sentence: _Sentence, full: str, at: int, arrivals: list[int], before: str) -> bool:
@@ -489,23 +535,31 @@ def _dated(sentence: _Sentence, lift: bool) -> list[int]:
 
 
 def _regions(
-    title: _Sentence, lead: list[_Sentence], event: _Sentence, homes: set[str | None], full: str
+    title: _Sentence,
+    lead: list[_Sentence],
+    event: _Sentence,
+    homes: set[str | None],
+    full: str,
+    lift: bool,
 ) -> set[str]:
     """Where: the title's regions (or the deciding sentence's), plus regions listed beside them in
     the opening sentences ("China and Hong Kong") unless that is the provider's home (DeepSeek's
-    "Chinese") or a precedent ("after Italy and Taiwan"). A launch withheld from the EU after the Irish
+    "Chinese"), a precedent ("after Italy and Taiwan") or named in a clause about an earlier time
+    ("去年7月……加拿大与俄罗斯、中国一同被排除在外"), and, for a restriction, where the service is said
+    to be available ("已在美国、英国上线，唯独中国内地……"). A launch withheld from the EU after the Irish
     regulator's request is the EU's, not Ireland's."""
     anchor = _acting_regions(title, full) or event.regions
     regions = set(anchor)
     member_state = any(r in _EU_MEMBERS for r in anchor)
     for sentence in lead:
-        if "precedent" in sentence.cues:
-            continue
+        if "precedent" in sentence.cues and "extends" not in sentence.cues:
+            continue  # "after Italy"; but "同样适用该政策的还有俄罗斯" extends this one
         if (
             sentence.regions & anchor and (sentence.actions or sentence.subject)
         ) or "extends" in sentence.cues:
             regions |= (
-                sentence.regions
+                _current_regions(sentence, full)
+                - (set() if lift else _available_regions(sentence, full))
                 - homes
                 - ({"EU"} if member_state else _EU_MEMBERS if "EU" in anchor else set())
             )
@@ -515,6 +569,42 @@ def _regions(
             code for s in (title, *lead) for code, start, _ in s.region_at if start in s.regulator_at
         } - named
     return regions
+
+
+def _current_regions(sentence: _Sentence, full: str) -> set[str]:
+    """The sentence's regions but those named in a clause about an earlier time, or all of them when
+    the sentence opens with one ("去年7月……时，加拿大……被排除在外")."""
+    if not sentence.earlier_at:
+        return sentence.regions
+    if sentence.earlier_at[0] - sentence.start <= _OPENING_TIME_CHARS:
+        return set()
+    named: dict[str, bool] = {}  # region -> named in a clause of its own time at least once
+    for code, start, _ in sentence.region_at:
+        past = any(not _CLAUSE_RE.search(full, min(start, at), max(start, at)) for at in sentence.earlier_at)
+        named[code] = named.get(code, False) or not past
+    return {code for code in sentence.regions if named.get(code, True)}
+
+
+def _available_regions(sentence: _Sentence, full: str) -> set[str]:
+    """Regions named only in clauses that say the service arrived there, and nothing restricted."""
+    if not sentence.arrived_at:
+        return set()
+    restricted = [at for action, at in sentence.said if action in RESTRICTIVE]
+    available: set[str] = set()
+    elsewhere: set[str] = set()
+    for code, start, _ in sentence.region_at:
+        left, right = _clause_around(full, sentence, start)
+        there = any(left <= at < right for at in sentence.arrived_at)
+        (available if there and not any(left <= at < right for at in restricted) else elsewhere).add(code)
+    return available - elsewhere
+
+
+def _clause_around(full: str, sentence: _Sentence, position: int) -> tuple[int, int]:
+    """The (start, end) of the clause of ``sentence`` around ``position``."""
+    breaks = [m.start() for m in _CLAUSE_RE.finditer(full, sentence.start, sentence.end)]
+    left = max((b for b in breaks if b < position), default=sentence.start)
+    right = min((b for b in breaks if b > position), default=sentence.end)
+    return left, right
 
 
 def _acting_regions(title: _Sentence, full: str) -> set[str]:
@@ -568,15 +658,22 @@ _EU_MEMBERS = frozenset(
 )
 
 
+_OWNERSHIP_RE = re.compile(r"持股|控股|\b(?:owned|controlled|ownership)\b")
 _OWNERSHIP_ALIASES = ("资", "控股", "owned", "controlled")  # "中资控股企业": whose capital, not where made
 
 
 def _add_region(sentence: _Sentence, match: Match, full: str) -> None:
-    """Sort a region mention: where a company comes from or has branches, or where data is sent
-    (dropped), somebody else's precedent ("after Italy"), or a region."""
+    """Sort a region mention: where a company comes from or has branches, where data is sent or where
+    the report was filed (dropped), somebody else's precedent ("after Italy"), or a region."""
     before = full[max(sentence.start, match.start - 40) : match.start]
-    if _is_origin(full, match) or _SUBSIDIARY_BEFORE_RE.search(before):
+    if _SUBSIDIARY_BEFORE_RE.search(before):
         return
+    if _is_origin(full, match) and not _OWNERSHIP_RE.search(full, sentence.start, sentence.end):
+        return  # "China's DeepSeek"; but in a rule on ownership, "伊朗或北韩企业" is whose companies
+    if match.start - sentence.start <= _DATELINE_CHARS and _DATELINE_AFTER_RE.match(full, match.end):
+        return
+    if _REACTION_AFTER_RE.match(full, match.end):
+        return  # the country answering a measure, not one where it applies
     if (
         before.endswith(_DESTINATION_ENDS) and _DESTINATION_BEFORE_RE.search(before)
     ) or _DESTINATION_AFTER_RE.match(full, match.end):
@@ -628,6 +725,8 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
         penalty += 0.5
     if ("lawsuit" in cues_title or "investigation" in cues_title) and not (title.actions & RESTRICTIVE):
         penalty += 0.5
+    if "partnership" in cues_title and not (title.actions & RESTRICTIVE) and not event.services:
+        penalty += 0.5  # a deal, whose lead names no AI service restricted ("Google 服务无法在大陆使用")
     if cues_title & {"proposal", "data_use"}:
         penalty += 0.5  # a bill that would ban, a suspension of data use for training: not a block
     if "regulation" in cues_title and not (title.actions & RESTRICTIVE):
@@ -635,6 +734,8 @@ def _lookalike_penalty(title: _Sentence, event: _Sentence, actions: set[str], bo
     if "task_force" in cues_title and not (title.actions & RESTRICTIVE):
         penalty += 0.6  # a task force or working group coordinates; it blocks nothing
     for cue, in_title, in_event in _SHAPE_PENALTIES:
+        if cue == "how_to" and "explainer" in cues_title:
+            continue  # "禁用问答：哪些单位不能用？": questions about the rule, not ways around it
         if cue in cues_title:
             penalty += in_title
         elif cue in cues_event:

@@ -9,7 +9,7 @@ from ..models import Detection
 from .classifier import Classifier
 from .keywords import KeywordMatcher
 from .stories import StoryKeys, story_keys
-from .text import normalize
+from .text import Lead
 from .vocabulary import VocabularyError, build
 
 
@@ -35,11 +35,13 @@ class Detector:
     def analyze(
         self, title: str, text: str, published: datetime | None = None
     ) -> tuple[Detection, StoryKeys]:
-        """``published`` (UTC) dates the effective day when the text gives it without a year."""
-        detection = self.classifier.classify(title, text, published)
-        return detection, keys_for(title, text, detection)
+        """``published`` (UTC) dates the effective day when the text gives it without a year. The
+        headline and opening are normalized once, for the classifier and the story keys."""
+        lead = Lead.of(title, text)
+        detection = self.classifier.read(lead, text, published)
+        return detection, story_keys(lead.text, detection)
 
 
 def keys_for(title: str, text: str, detection: Detection) -> StoryKeys:
     """The story keys of an article as detected (or, for scoring, as labeled)."""
-    return story_keys(normalize(f"{title}\n{text}"), detection)
+    return story_keys(Lead.of(title, text).text, detection)

@@ -5,9 +5,10 @@ A story is an event: **who** (the providers, and the services when a report name
 lifting) and **for whom** (the audience). Evidence is reduced to lookup keys, so that finding
 candidates is an indexed query, not a scan:
 
-- ``f:`` an exact fingerprint of the normalized text (the same article under another URL);
-- ``b:`` MinHash LSH bands over word/character shingles (reposts with small edits), confirmed by the
-  estimated Jaccard similarity of the two signatures;
+- ``f:`` an exact fingerprint of the normalized headline and opening (the same article under another
+  URL);
+- ``b:`` MinHash LSH bands over word/character shingles of the headline and opening (reposts with
+  small edits copy the lead), confirmed by the estimated Jaccard similarity of the two signatures;
 - ``e:{provider}:{region}:{res|lift}`` the event, one key per provider and region, language-neutral.
   The lookup is tolerant so that reports with different detail meet: one naming ChatGPT and one
   naming OpenAI, one saying mainland China and one adding Hong Kong. The candidate story confirms
@@ -59,6 +60,8 @@ _LEAD_CHARS = 400  # the headline and first paragraph: where a report says what 
 # Wording that says a restriction reaches further than before, or has now taken effect. Consulted
 # only against an earlier story of the same event: on its own, such wording changes nothing.
 _EXTENDS_RE = re.compile(
+    # (not a call for it: "the ban should be widened to critical infrastructure")
+    r"(?<!should be )(?<!could be )(?<!would be )(?<!might be )"
     r"\b(?:extend|expand|widen|broaden)(?:s|ed)\b[^.]{0,60}?\b(?:to|into)\b"
     r"|\bnow (?:also|covers?|includes?|applies)\b|\bno longer only\b"
     r"|扩大(?:到|至)|扩展(?:到|至)|延伸(?:到|至)|扩至|扩及"
@@ -169,6 +172,9 @@ class StoryIndex(Protocol):
 
 
 def story_keys(normalized_text: str, detection: Detection) -> StoryKeys:
+    """The keys of a report from its normalized headline and opening (``text.Lead``): what a copy or
+    a repost shares with the original, and what the join reads of the wording, at a cost that does not
+    grow with the body."""
     tokens = _token_hashes(normalized_text)
     keys = ["f:" + hashlib.blake2b(tokens.tobytes(), digest_size=12).hexdigest()]
     signature = b""
@@ -260,14 +266,28 @@ def same_who(a: Event, b: Event) -> bool:
     return a.providers == b.providers
 
 
-def _widen(audience: frozenset[str]) -> frozenset[str]:
-    return audience | {"developers"} if "individual-developers" in audience else audience
+# The kind of measure an audience stands for. Reports of one cut-off of an app or an API name its
+# users, its developers or its business customers as they please; a ban on government devices and a
+# rule on companies by their owners are other measures.
+_MEASURE = {
+    "consumers": "market",
+    "developers": "market",
+    "individual-developers": "market",
+    "enterprises": "market",
+    "government-devices": "government",
+    "ownership": "ownership",
+}
+
+
+def _measures(audience: frozenset[str]) -> set[str]:
+    return {_MEASURE.get(a, a) for a in audience}
 
 
 def same_audience(a: Event, b: Event) -> bool:
-    """Unsaid is compatible with anything; developers include individual developers; otherwise the
-    audiences must meet (government devices and consumer downloads are two events)."""
-    return not a.audience or not b.audience or bool(_widen(a.audience) & _widen(b.audience))
+    """Unsaid is compatible with anything; otherwise the audiences must stand for the same kind of
+    measure (government devices and consumer downloads are two events; users and developers of one
+    cut-off are one)."""
+    return not a.audience or not b.audience or bool(_measures(a.audience) & _measures(b.audience))
 
 
 def same_places(a: Event, b: Event) -> bool:
@@ -281,8 +301,19 @@ def same_identity(a: Event, b: Event) -> bool:
     return same_who(a, b) and same_audience(a, b) and same_places(a, b)
 
 
+# The EEA states outside the EU take its rules with it: one report of a launch withheld from "the EU"
+# and one listing "the EU, Iceland, Liechtenstein and Norway" tell the same place.
+_WITH_THE_EU = frozenset({"IS", "LI", "NO"})
+
+
 def region_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard of two region sets, the EEA states counted with the EU when the EU is named."""
+    a, b = _with_the_eu(a), _with_the_eu(b)
     return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _with_the_eu(regions: frozenset[str]) -> frozenset[str]:
+    return regions - _WITH_THE_EU if "EU" in regions else regions
 
 
 # --- placing a report -----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -31,6 +31,8 @@ from .text import is_word_char, normalize
 
 ACTIONS = ("block", "ban", "suspend", "discontinue", "restrict", "lift")
 INFLECTED = frozenset({"action", "cue", "audience"})  # categories whose English words inflect
+OWN_LAYER = frozenset({"audience"})  # categories whose overlapping matches are chosen apart (``scan``)
+NAMES = frozenset({"provider", "service", "region", "weak_region", "place", "ignore"})
 FRAME_MARK = "..."  # what "…" becomes after NFKC
 EXACT_MARK = "="  # an alias written "=had been" is not inflected
 # characters between the parts of a frame: an object or a place, not a clause (English words are
@@ -53,8 +55,9 @@ class Term:
     value: str
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """Where an alias was found and what it means (a tuple: scans make dozens per article)."""
+
     start: int
     end: int
     term: Term
@@ -108,8 +111,8 @@ class Vocabulary:
 
     def compile(self) -> None:
         """One automaton over every key; each value carries what ``scan`` needs without recomputing:
-        the key's length, whether it must start and end on a word boundary, its terms, and the frame
-        parts it is (frame index, part index)."""
+        the key's length, whether it must start and end on a word boundary, its terms (audience terms
+        apart, see ``scan``), and the frame parts it is (frame index, part index)."""
         frame_parts: dict[str, list[tuple[int, int]]] = {}
         for index, parts in enumerate(self._frames):
             for position, part in enumerate(parts):
@@ -117,14 +120,16 @@ class Vocabulary:
                     frame_parts.setdefault(form, []).append((index, position))
         automaton = ahocorasick.Automaton()
         for key in self._terms.keys() | frame_parts.keys():
-            terms = tuple(sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value)))
+            terms = sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value))
             automaton.add_word(
                 key,
                 (
                     len(key),
                     is_word_char(key[0]),
                     is_word_char(key[-1]),
-                    terms,
+                    tuple(t for t in terms if t.category not in OWN_LAYER),
+                    tuple(t for t in terms if t.category in OWN_LAYER),
+                    any(t.category in NAMES for t in terms),
                     tuple(frame_parts.get(key, ())),
                 ),
             )
@@ -140,14 +145,18 @@ class Vocabulary:
         then the frames found in it (which overlap the words they wrap, by design).
 
         Word boundaries are checked before choosing, so a rejected long candidate ("launches in" inside
-        "launches investigation") does not hide a valid one that overlaps it.
+        "launches investigation") does not hide a valid one that overlaps it. Audience phrases are
+        chosen among themselves and names: whom a sentence names does not compete with what it says
+        is done to them ("orders DeepSeek off all government devices": "off all government" and
+        "government devices"), but a name still holds its characters ("美国企业家" is no "国企").
         """
         if self._automaton is None:
             self.compile()
         size = len(text)
         spans: list[tuple[int, int, tuple[Term, ...]]] = []
+        own: list[tuple[int, int, tuple[Term, ...]]] = []
         parts_found: dict[int, list[tuple[int, int, int]]] = {}
-        for end_index, (length, left, right, terms, parts) in self._automaton.iter(text):
+        for end_index, (length, left, right, terms, own_terms, name, parts) in self._automaton.iter(text):
             start, end = end_index - length + 1, end_index + 1
             if left and start and text[start - 1] in _WORD_CHARS:
                 continue
@@ -155,22 +164,29 @@ class Vocabulary:
                 continue
             if terms:
                 spans.append((start, -end, terms))
+            if own_terms or name:
+                own.append((start, -end, own_terms))
             for frame, position in parts:
                 parts_found.setdefault(frame, []).append((position, start, end))
-        spans.sort()
-        matches: list[Match] = []
-        taken = 0
-        for start, negative_end, terms in spans:
-            if start >= taken:
-                taken = -negative_end
-                for term in terms:
-                    matches.append(Match(start, taken, term))
+        matches = _leftmost_longest(spans) + _leftmost_longest(own)
         for frame, found in parts_found.items():
             parts, terms = self._frame_terms[frame]
             gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
             for start, end in _frame_spans(text, len(parts), found, gap):
                 matches.extend(Match(start, end, term) for term in terms)
         return matches
+
+
+def _leftmost_longest(spans: list[tuple[int, int, tuple[Term, ...]]]) -> list[Match]:
+    """Of overlapping (start, -end, terms) candidates, the one starting first, then the longest."""
+    spans.sort()
+    matches: list[Match] = []
+    taken = 0
+    for start, negative_end, terms in spans:
+        if start >= taken:
+            taken = -negative_end
+            matches.extend(Match(start, taken, term) for term in terms)
+    return matches
 
 
 def _frame_spans(
@@ -251,6 +267,9 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
         for alias in _aliases(entry, f"places.{slug}"):
             vocab.add(alias, Term("place", slug))
             vocab.add(alias, Term("region", region))
+        for alias in _strings(entry.get("weak", []), f"places.{slug}.weak"):
+            vocab.add(alias, Term("place", slug))
+            vocab.add(alias, Term("weak_region", region))
     for code, entry in _entries(data, "regions"):
         if not (code == "EU" or (len(code) == 2 and code.isalpha() and code.isupper())):
             raise VocabularyError(f"vocabulary.regions.{code}: must be an ISO 3166-1 alpha-2 code or EU")
@@ -261,6 +280,8 @@ def _merge(vocab: Vocabulary, data: Mapping[str, Any]) -> None:
             vocab.add(alias, Term("weak_region", code))
     for phrase in _strings(data.get("ignore", {}).get("terms", []), "ignore.terms"):
         vocab.add(phrase, Term("ignore", ""))
+    for name in _strings(data.get("languages", {}).get("names", []), "languages.names"):
+        vocab.add(name, Term("language", ""))
     for section, category, allowed in (
         ("actions", "action", ACTIONS),
         ("audiences", "audience", AUDIENCES),
