@@ -63,7 +63,7 @@ class StorePipeline(_Stage):
     one that the store refuses fails alone (``articles.save_many`` falls back to one at a time)."""
 
     BATCH = 200  # articles in one transaction at most
-    GATHER = 0.05  # seconds the first article of a batch waits for more
+    GATHER = 0.01  # seconds the first article of a batch waits for more
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)

@@ -141,10 +141,19 @@ class _StoryState:
 class _BatchIndex:
     """The :class:`StoryIndex` of one batch: the store's stories, and the articles placed earlier in
     the batch (not written yet: they are written together at its end). A stored story that the batch
-    joined is seen as it will be once written (its first report, its effective date)."""
+    joined is seen as it will be once written (its first report, its effective date).
 
-    def __init__(self, conn: Connection):
-        self.stored = SqlStoryIndex(conn, 0)
+    Which of the batch's keys the store holds at all is asked once, for the whole batch: most
+    articles share no key with anything stored, and then ask the store nothing more."""
+
+    def __init__(self, conn: Connection, keys: Iterable[str]):
+        self.stored = SqlStoryIndex(conn, 0)  # lookups only: the batch writes its keys at its end
+        asked = list(dict.fromkeys(keys))
+        held: set[str] = set()
+        for i in range(0, len(asked), 500):
+            query = select(story_keys.c.key).distinct().where(story_keys.c.key.in_(asked[i : i + 500]))
+            held.update(conn.execute(query).scalars())
+        self.absent = set(asked) - held  # keys no stored article has
         self.stories: dict[str, _StoryState] = {}  # stories the batch started or joined
         self.seen: dict[str, _StoryState] = {}  # stored stories as lookups found them
         self._by_key: dict[str, list[tuple[str, datetime, bytes, Event | None]]] = {}
@@ -153,7 +162,8 @@ class _BatchIndex:
         self, keys: Sequence[str], since: datetime, until: datetime, *, latest_first: bool = False
     ) -> list[Candidate]:
         found = []
-        for c in self.stored.candidates(keys, since, until, latest_first=latest_first):
+        stored = [k for k in keys if k not in self.absent]
+        for c in self.stored.candidates(stored, since, until, latest_first=latest_first) if stored else ():
             self.seen.setdefault(c.story_id, _StoryState(c.first, c.effective, c.parent_id, c.change))
             if (now := self.stories.get(c.story_id)) is not None:
                 c = replace(c, first=now.first, effective=now.effective)
@@ -234,7 +244,7 @@ def _store(conn: Connection, batch: Sequence[NewArticle]) -> list[Saved | None]:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(7310925)"))  # one story assigner at a time
     known = _known(conn, [n.article.url for n in batch])
-    index = _BatchIndex(conn)
+    index = _BatchIndex(conn, (k for new in batch if new.article.url not in known for k in new.keys.keys))
     placed: list[tuple[NewArticle, datetime, str, Placement] | None] = []
     for new in batch:
         if new.article.url in known:
