@@ -99,6 +99,8 @@ def detect_lang(text: str, hint: str | None = None) -> str:
     unless kana make up a tenth of the East Asian characters (ja); Hangul is ko; Latin letters are
     en; other letters (Cyrillic, Arabic, Thai...) are "other". Without letters: the hint, else "en"."""
     sample = text[:2000]
+    if sample.isascii():  # what the counts below come to for ASCII, at C speed
+        return "en" if _LATIN.search(sample) else hint or "en"
     han, kana, hangul = (len(p.findall(sample)) for p in (_HAN, _KANA, _HANGUL))
     latin = len(_LATIN.findall(sample))
     letters = sum(map(str.isalpha, sample))  # no Python frame per character
