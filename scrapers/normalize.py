@@ -23,7 +23,9 @@ _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _LATIN = re.compile(r"[A-Za-z]")
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+# runs of two or more, or one that is not a plain space (a plain space alone stays as it is)
+_SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}|[\t\u00a0\u3000]")
+_ODD_SPACES = ("  ", "\t", "\u00a0", "\u3000")  # what _SPACES can match
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 # C0 controls but tab, newline and carriage return; DEL and C1; lone surrogates. They reach the
 # terminal from `newswatch crawl` (escape sequences), and PostgreSQL refuses NUL in text.
@@ -122,7 +124,10 @@ def clean_text(text: str | None) -> str:
         return ""
     text = html.unescape(html.unescape(text)) if "&amp;" in text else html.unescape(text)
     text = unicodedata.normalize("NFC", _CONTROLS.sub("", text))
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n")]
+    text = text.replace("\r", "\n")
+    if any(space in text for space in _ODD_SPACES):  # most text has none: no regex scan at all
+        text = _SPACES.sub(" ", text)  # one pass: no space class includes a newline
+    lines = [line.strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
