@@ -32,12 +32,16 @@ class Saved:
 
 
 def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
-    urls = list(dict.fromkeys(urls))
-    found: set[str] = set()
     with engine.connect() as conn:
-        for i in range(0, len(urls), 500):
-            chunk = urls[i : i + 500]
-            found.update(conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars())
+        return _known(conn, urls)
+
+
+def _known(conn: Connection, urls: Iterable[str]) -> set[str]:
+    unique = list(dict.fromkeys(urls))
+    found: set[str] = set()
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        found.update(conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars())
     return found
 
 
@@ -227,7 +231,7 @@ def save_many(engine: Engine, batch: Sequence[NewArticle]) -> list[Saved | Excep
         return []
     try:
         with engine.begin() as conn:
-            return list(_store(conn, batch))
+            return _store(conn, batch)
     except Exception as exc:
         if len(batch) > 1:
             return [result for one in batch for result in save_many(engine, [one])]
@@ -277,16 +281,6 @@ def _store(conn: Connection, batch: Sequence[NewArticle]) -> list[Saved | None]:
         for (_, _, story_id, _), article_id, new_story in zip(todo, article_ids, started, strict=True)
     )
     return [None if p is None else next(saved) for p in placed]
-
-
-def _known(conn: Connection, urls: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    unique = list(dict.fromkeys(urls))
-    for i in range(0, len(unique), 500):
-        found.update(
-            conn.execute(select(articles.c.url).where(articles.c.url.in_(unique[i : i + 500]))).scalars()
-        )
-    return found
 
 
 def _article_row(new: NewArticle, story_id: str, now: datetime) -> dict[str, Any]:
