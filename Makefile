@@ -42,7 +42,11 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-test
+$(VENV)/.bench-extras: $(VENV)/.test-extras
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-extras
 	$(BIN)/python bench/crawl
 	$(BIN)/python bench/entities
 	$(BIN)/python bench/classify
@@ -52,6 +56,7 @@ bench: install-test
 	$(BIN)/python bench/memory
 	$(BIN)/python bench/web
 	$(BIN)/python bench/scale
+	$(BIN)/python bench/poll
 
 lint: install-test
 	$(BIN)/ruff check .

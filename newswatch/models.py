@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 AUDIENCES = (
@@ -28,7 +28,8 @@ class Tags:
     audience: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {k: list(v) for k, v in asdict(self).items()}
+        # not dataclasses.asdict, which deep-copies field by field: this runs twice per stored article
+        return {k: list(getattr(self, k)) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, list[str]] | None) -> Tags:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from newswatch import config as cfg
-from newswatch.detect.pipeline import Detector
 from newswatch.storage import connect
 
 from .fetchguard import FetchPolicy
+
+if TYPE_CHECKING:
+    from newswatch.detect.pipeline import Detector
 
 
 @lru_cache(maxsize=4)
@@ -28,6 +31,10 @@ def engine(url: str) -> Engine:
 
 @lru_cache(maxsize=4)
 def detector(path: str) -> Detector:
+    """Imported and built at the first article a crawl analyzes: a poll with nothing new never
+    pays for it."""
+    from newswatch.detect.pipeline import Detector
+
     return Detector.from_config(load_config(path))
 
 

@@ -31,6 +31,8 @@ from urllib.parse import urljoin
 import feedparser
 from charset_normalizer import from_bytes
 from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import _sanitize_html
+from feedparser.urls import resolve_relative_uris
 
 _HEADER_CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9_.:-]+)[\"']?", re.I)
 _PROLOG_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9_.:-]+)[\"']", re.I)
@@ -45,6 +47,7 @@ _ENTITY_NAME = re.compile(r"<!ENTITY\s+([A-Za-z_:][\w.:-]*)", re.I)  # general e
 _ROOT = re.compile(r"<[A-Za-z_:]")
 _CHAR_REF = re.compile(r"&#([xX][0-9a-fA-F]+|[0-9]+);")
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+_HTML_TYPES = {"text/html", "application/xhtml+xml"}
 
 
 class FeedError(ValueError):
@@ -85,7 +88,12 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None, url: str = "") 
         headers["content-location"] = urljoin(url, headers.get("content-location", ""))
     document, document_headers, encoding = _prepared(body, headers)
     try:
-        parsed = feedparser.parse(document, response_headers=document_headers)
+        # We read text out of the entries' HTML (normalize.html_to_text) and never show it: feedparser's
+        # sanitizing and resolving of links inside it would cost half of the parse for nothing. An
+        # HTML title is shown: _title does both for it.
+        parsed = feedparser.parse(
+            document, response_headers=document_headers, sanitize_html=False, resolve_relative_uris=False
+        )
     except Exception as exc:  # feedparser itself broke: say so rather than crash the poll
         raise FeedError(f"unreadable feed: {type(exc).__name__}: {exc}") from None
     if not parsed.entries:
@@ -93,7 +101,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None, url: str = "") 
     entries, problems = [], []
     for number, raw in enumerate(parsed.entries, 1):
         try:
-            entries.append(_entry(raw))
+            entries.append(_entry(raw, parsed.get("encoding") or "utf-8"))
         except Exception as exc:  # one odd entry must not lose the others
             problems.append(f"entry {number}: cannot read it: {type(exc).__name__}: {exc}")
     return Feed(
@@ -250,7 +258,20 @@ def _refuse_non_feed(parsed: feedparser.FeedParserDict, body: bytes, content_typ
         raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
 
 
-def _entry(e: feedparser.FeedParserDict) -> FeedEntry:
+def _title(e: feedparser.FeedParserDict, encoding: str) -> str:
+    """The entry's title as feedparser reads it by default: an HTML title with its relative links
+    resolved and its markup sanitized (feeds.parse turns both off for the rest of the entry)."""
+    title = e.get("title", "")
+    detail = e.get("title_detail") or {}
+    kind = detail.get("type", "")
+    if title and kind in _HTML_TYPES:
+        title = _sanitize_html(
+            resolve_relative_uris(title, detail.get("base", ""), encoding, kind), encoding, kind
+        )
+    return title
+
+
+def _entry(e: feedparser.FeedParserDict, encoding: str) -> FeedEntry:
     link = e.get("link") or ""
     entry_id = str(e.get("id") or "")
     if e.get("guidislink") and not link.startswith(("http://", "https://")):
@@ -269,7 +290,7 @@ def _entry(e: feedparser.FeedParserDict) -> FeedEntry:
     return FeedEntry(
         link=link.strip(),
         id=entry_id.strip(),
-        title=e.get("title", ""),
+        title=_title(e, encoding),
         summary_html=e.get("summary", ""),
         content_html=content,
         published=published,

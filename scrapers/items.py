@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from newswatch.detect.stories import StoryKeys
-from newswatch.models import Detection
+if TYPE_CHECKING:
+    from newswatch.detect.stories import StoryKeys
+    from newswatch.models import Detection
 
 
 @dataclass

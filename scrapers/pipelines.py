@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from scrapy.crawler import Crawler
@@ -53,9 +54,23 @@ class DetectPipeline(_Stage):
 
 
 class StorePipeline(_Stage):
-    """Save the article and join or start its story; or fill in one stored from its feed alone."""
+    """Save the article and join or start its story; or fill in one stored from its feed alone.
 
-    def process_item(self, item: ArticleItem) -> ArticleItem:
+    New articles are stored in batches: each waits (``GATHER`` seconds at most, while the others of
+    its poll and of the polls around it are normalized and detected) for the batch it is in to be
+    stored in one transaction, and only then is it done. So an article counts as settled for its
+    source's validators only once it is in the store, as when each had a transaction of its own, and
+    one that the store refuses fails alone (``articles.save_many`` falls back to one at a time)."""
+
+    BATCH = 200  # articles in one transaction at most
+    GATHER = 0.01  # seconds the first article of a batch waits for more
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self._pending: list[tuple[articles.NewArticle, asyncio.Future[articles.Saved | None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
         assert item.detection is not None and item.keys is not None
         article = Article(
             source=item.source,
@@ -75,9 +90,33 @@ class StorePipeline(_Stage):
             if articles.fill_in_page(self.engine, article, item.detection, item.keys):
                 self.crawler.stats.inc_value("newswatch/filled_in")
             return item
-        saved = articles.save(self.engine, article, item.detection, item.keys)
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[articles.Saved | None] = loop.create_future()
+        self._pending.append((articles.NewArticle(article, item.detection, item.keys), stored))
+        if len(self._pending) >= self.BATCH:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.GATHER, self._flush)
+        saved = await stored  # raises what kept this article out of the store
         self.crawler.stats.inc_value("newswatch/new" if saved else "newswatch/known")
         return item
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        try:
+            results = articles.save_many(self.engine, [new for new, _ in batch])
+        except Exception as exc:  # the store itself is unavailable: every article of the batch fails
+            results = [exc] * len(batch)
+        for (_, stored), result in zip(batch, results, strict=True):
+            if stored.done():  # cancelled: the crawl is being stopped
+                continue
+            if isinstance(result, Exception):
+                stored.set_exception(result)
+            else:
+                stored.set_result(result)
 
 
 class SourceStatePipeline(_Stage):
@@ -88,16 +127,16 @@ class SourceStatePipeline(_Stage):
     """
 
     def close_spider(self) -> None:
+        polls = []
         for name, outcome in self.crawler.spider.polls.items():
             if not outcome.answered and not outcome.error:
                 outcome.error = "no response: the crawl stopped before the source was polled"
             if outcome.error:
-                sources.record_failure(self.engine, name, outcome.error)
+                polls.append(sources.Poll(name, outcome.error))
             elif outcome.not_modified:
-                sources.record_success(self.engine, name, None, None, keep_validators=True)
+                polls.append(sources.Poll(name, keep_validators=True))
             elif outcome.complete:
-                sources.record_success(self.engine, name, outcome.etag, outcome.last_modified)
+                polls.append(sources.Poll(name, etag=outcome.etag, last_modified=outcome.last_modified))
             else:  # some article failed or never finished: no validators, so the next poll sees it again
-                sources.record_success(
-                    self.engine, name, None, None, article_failures=outcome.article_failures
-                )
+                polls.append(sources.Poll(name, article_failures=tuple(outcome.article_failures)))
+        sources.record(self.engine, polls)

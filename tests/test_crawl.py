@@ -386,6 +386,44 @@ def test_an_article_that_failed_is_tried_again_on_the_next_poll(broken):
     assert broken.second.hits(broken.flaky_ok.path) == 0
 
 
+def test_an_article_the_store_refuses_fails_alone_and_its_source_is_polled_again(tmp_path, newswatch):
+    """Articles are stored in batches, and one the database refuses (a trigger here, as a constraint
+    or a bad value would) fails alone: the other articles of its batch and of its own source are
+    stored. Its source keeps no validators, so the next poll reads its feed again; the other answers
+    304."""
+    with NewsSite() as site:
+        feeds = {name: site.add_feed(name, full_content=True) for name in ("calm", "picky")}
+        for name in feeds:
+            for i in range(3):
+                site.add_feed_item(name, f"{name} story {i}", [f"{name} paragraph {i} says a lot. " * 30])
+        site.add_feed_item("picky", "REFUSED story", ["A story the store will not take. " * 30])
+        config = write(
+            tmp_path / "config.toml",
+            '[storage]\nurl = "sqlite:///store.db"\n'
+            + "".join(source(n, "rss", f.url) for n, f in feeds.items()),
+        )
+        engine = connect(f"sqlite:///{tmp_path / 'store.db'}")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN NEW.title LIKE 'REFUSED%' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        engine.dispose()
+        first = run(site, newswatch, "--config", config, "crawl", "--all")
+        again = run(site, newswatch, "--config", config, "crawl", "--all")
+        listing = newswatch("--config", config, "sources").stdout
+
+    assert first.result.stdout.splitlines()[-1] == "6 new, 0 already known, 0 failed", first.result.stdout
+    assert sorted(row["title"] for row in stored(config).values()) == [
+        f"{name} story {i}" for name in ("calm", "picky") for i in range(3)
+    ]
+    picky = listing_row(listing, "picky")
+    assert "ok, 1 failed" in picky and "cannot store" in picky and "/refused-story-" in picky, picky
+    assert again.statuses("/feeds/calm.xml") == [304]
+    assert again.statuses("/feeds/picky.xml") == [200]
+    assert again.result.stdout.splitlines()[-1] == "0 new, 3 already known, 0 failed"
+
+
 # --- by hand --------------------------------------------------------------------------------------------
 
 

@@ -224,6 +224,11 @@ def deliberate_differences(peer: Peer) -> list[str]:
     declared = (peer.headers.get("content-type", "") + " " + text[:200]).lower()
     if re.search(r"\b(gbk|gb2312|cp936)\b", declared):
         why.append("GB2312/GBK read as GB18030")
+    if re.search(r"(?i)(<|&lt;)(iframe|!')|<!\[CDATA\[<!\[CDATA\[", text):
+        why.append(
+            "entry HTML is read as an HTML parser reads it, not as feedparser's sanitizer rewrites it (an "
+            "iframe's content, a bogus <!, nested CDATA): newswatch reads text out of it and never shows it"
+        )
     if read.get("encoding") in ("windows-1252", "iso-8859-2") and read.get("encoding") not in declared:
         why.append(
             "feedparser falls back to a Windows code page for the whole document; newswatch reads the "

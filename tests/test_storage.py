@@ -331,6 +331,116 @@ def test_the_same_text_under_another_url_joins_its_story(store_url, engines):
     assert repost.story_id == first.story_id != other.story_id
 
 
+def new_article(
+    url: str,
+    title: str = "OpenAI blocks API access in China",
+    body: str = "OpenAI will block API traffic from unsupported regions starting July 9.",
+    published: datetime = WHEN,
+) -> articles.NewArticle:
+    article = Article(source="neowin", url=url, title=title, body=body, lang="en", published=published)
+    detection = Detection(relevant=False, score=0.1)
+    return articles.NewArticle(article, detection, story_keys(f"{title}\n{body}".lower(), detection))
+
+
+def story_row(engine: Engine, story_id: str) -> dict:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(select(schema.stories).where(schema.stories.c.id == story_id)).mappings().one()
+        )
+
+
+def test_a_batch_is_stored_in_order_and_its_articles_see_each_other(store_url, engines):
+    """One transaction for the batch, yet each article is placed as if those before it were stored:
+    a repost later in the batch joins the story an earlier one started; a URL twice is stored once."""
+    engine = open_store(store_url, engines)
+    other = dict(title="Xiaomi ships a phone", body="Xiaomi said its new phone ships next week, bigger.")
+
+    first, repost, again, unrelated = articles.save_many(
+        engine,
+        [
+            new_article("https://www.neowin.net/news/1/"),
+            new_article("https://technode.com/repost/", published=WHEN - timedelta(hours=1)),
+            new_article("https://www.neowin.net/news/1/", title="The same URL again"),
+            new_article("https://technode.com/other/", **other),
+        ],
+    )
+
+    assert again is None
+    assert (first.new_story, repost.new_story, unrelated.new_story) == (True, False, True)
+    assert repost.story_id == first.story_id != unrelated.story_id
+    story = story_row(engine, first.story_id)
+    assert story["article_count"] == 2 and story["published"] == WHEN - timedelta(hours=1)
+    assert [o["url"] for o in story["outlets"]] == [
+        "https://www.neowin.net/news/1/",
+        "https://technode.com/repost/",
+    ]
+    with engine.connect() as conn:
+        keys = conn.execute(
+            select(schema.story_keys.c.article_id, func.count()).group_by(schema.story_keys.c.article_id)
+        ).all()
+    assert {article_id for article_id, _ in keys} == {
+        first.article_id,
+        repost.article_id,
+        unrelated.article_id,
+    }
+
+
+def test_a_batch_joining_a_stored_story_writes_it_once_with_every_article(store_url, engines):
+    engine = open_store(store_url, engines)
+    stored = save(engine, "https://www.neowin.net/news/1/")
+
+    results = articles.save_many(engine, [new_article(f"https://mirror{i}.example/copy") for i in range(3)])
+
+    assert [r.story_id for r in results] == [stored.story_id] * 3
+    assert not any(r.new_story for r in results)
+    assert story_row(engine, stored.story_id)["article_count"] == 4
+    assert len(story_row(engine, stored.story_id)["outlets"]) == 4
+
+
+def test_one_article_the_store_refuses_costs_only_itself(store_url, engines):
+    """The batch fails as a whole, then is stored one article at a time: the bad one gets its own
+    error back, the others are stored."""
+    engine = open_store(store_url, engines)
+
+    good, bad, also_good = articles.save_many(
+        engine,
+        [
+            new_article("https://example.com/good"),
+            new_article("https://example.com/naive", published=datetime(2024, 10, 21, 9, 30)),
+            new_article("https://example.com/also-good", title="Xiaomi ships a phone", body="A phone."),
+        ],
+    )
+
+    assert isinstance(bad, Exception) and "naive datetime" in str(bad)
+    assert isinstance(good, articles.Saved) and isinstance(also_good, articles.Saved)
+    assert articles.known_urls(engine, ["https://example.com/good", "https://example.com/naive"]) == {
+        "https://example.com/good"
+    }
+    assert articles.count_by_source(engine) == {"neowin": 2}
+
+
+def test_many_source_states_are_recorded_at_once(store_url, engines):
+    engine = open_store(store_url, engines)
+    sources.record_success(engine, "old", '"v1"', None)
+
+    sources.record(
+        engine,
+        [
+            sources.Poll("old", keep_validators=True),  # a 304
+            sources.Poll("new", etag='"n1"', last_modified="Mon, 21 Oct 2024 01:30:12 GMT"),
+            sources.Poll("broken", "HTTP 500 from https://example.com/feed"),
+            sources.Poll("partial", article_failures=("HTTP 404 from https://example.com/a",)),
+        ],
+    )
+    sources.record(engine, [sources.Poll("broken", "HTTP 500 again")])
+    states = sources.all_states(engine)
+
+    assert (states["old"].etag, states["old"].status) == ('"v1"', "ok")
+    assert states["new"].last_modified == "Mon, 21 Oct 2024 01:30:12 GMT"
+    assert (states["broken"].failures, states["broken"].last_error) == (2, "HTTP 500 again")
+    assert (states["partial"].etag, states["partial"].status) == (None, "ok, 1 failed")
+
+
 def test_times_are_stored_as_utc_and_naive_times_are_refused(store_url, engines):
     engine = open_store(store_url, engines)
     saved = save(

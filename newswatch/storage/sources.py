@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from .schema import sources, utcnow
 
@@ -56,11 +57,73 @@ def polled_since(engine: Engine, since: datetime) -> dict[str, SourceState]:
         return {r["name"]: SourceState(**r) for r in rows}
 
 
-def _upsert(engine: Engine, name: str, **values) -> None:
+@dataclass(frozen=True)
+class Poll:
+    """How one poll of a source went, to be recorded: it failed (``error``), or it worked, with new
+    validators or keeping the stored ones (``keep_validators``: a 304 sends none). The articles that
+    failed are counted, the first one's reason kept."""
+
+    name: str
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    keep_validators: bool = False
+    article_failures: Sequence[str] = ()
+
+
+_EMPTY_ROW = {
+    "etag": None,
+    "last_modified": None,
+    "last_poll": None,
+    "last_success": None,
+    "failures": 0,
+    "last_error": None,
+    "article_failures": None,
+}
+_UPDATE = sources.update().where(sources.c.name == bindparam("_name"))
+
+
+def record(engine: Engine, polls: Sequence[Poll]) -> None:
+    """Record the polls of a crawl in one transaction and a few statements: a crawl of hundreds of
+    sources that all answered 304 costs one commit, not one per source."""
+    latest = {p.name: p for p in polls}  # one poll per source
+    if not latest:
+        return
+    now = utcnow()
+    names = list(latest)
     with engine.begin() as conn:
-        updated = conn.execute(sources.update().where(sources.c.name == name).values(**values)).rowcount
-        if not updated:
-            conn.execute(sources.insert().values(name=name, **{"failures": 0, **values}))
+        failures: dict[str, int] = {}
+        for i in range(0, len(names), 500):
+            query = select(sources.c.name, sources.c.failures).where(sources.c.name.in_(names[i : i + 500]))
+            failures.update((name, n) for name, n in conn.execute(query))
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # executemany needs one set of columns
+        inserts = []
+        for name, poll in latest.items():
+            values = _values(poll, now, failures.get(name, 0))
+            if name in failures:
+                updates.setdefault(tuple(values), []).append({"_name": name, **values})
+            else:
+                inserts.append({**_EMPTY_ROW, "name": name, **values})
+        for rows in updates.values():
+            conn.execute(_UPDATE, rows)
+        if inserts:
+            conn.execute(sources.insert(), inserts)
+
+
+def _values(poll: Poll, now: datetime, failures: int) -> dict[str, Any]:
+    if poll.error is not None:
+        return {"last_poll": now, "failures": failures + 1, "last_error": poll.error[:500]}
+    failed = poll.article_failures
+    values = {
+        "last_poll": now,
+        "last_success": now,
+        "failures": 0,
+        "last_error": failed[0][:500] if failed else None,
+        "article_failures": len(failed),
+    }
+    if not poll.keep_validators:
+        values |= {"etag": poll.etag, "last_modified": poll.last_modified}
+    return values
 
 
 def record_success(
@@ -71,21 +134,9 @@ def record_success(
     keep_validators: bool = False,
     article_failures: Sequence[str] = (),
 ) -> None:
-    """A poll that worked; ``keep_validators`` for a 304, which sends no new ETag. The articles that
-    failed are counted, the first one's reason kept."""
-    now = utcnow()
-    values = {
-        "last_poll": now,
-        "last_success": now,
-        "failures": 0,
-        "last_error": article_failures[0][:500] if article_failures else None,
-        "article_failures": len(article_failures),
-    }
-    if not keep_validators:
-        values |= {"etag": etag, "last_modified": last_modified}
-    _upsert(engine, name, **values)
+    """A poll that worked; ``keep_validators`` for a 304, which sends no new ETag."""
+    record(engine, [Poll(name, None, etag, last_modified, keep_validators, tuple(article_failures))])
 
 
 def record_failure(engine: Engine, name: str, error: str) -> None:
-    state = get(engine, name)
-    _upsert(engine, name, last_poll=utcnow(), failures=state.failures + 1, last_error=error[:500])
+    record(engine, [Poll(name, error)])

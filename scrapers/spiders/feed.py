@@ -17,7 +17,6 @@ from urllib.parse import quote
 from scrapy.http import Response
 
 from .. import feeds
-from ..extract import extract_article
 from ..items import ArticleItem
 from ..normalize import canonical_url, clean_url, headline, html_to_text, shown_link
 from .base import Lead, Reader, SourceError
@@ -85,6 +84,8 @@ class FeedReader(Reader):
         return f"{self.source.url}#sha256-{digest}"
 
     def article(self, response: Response, entry: feeds.FeedEntry) -> ArticleItem:
+        from ..extract import extract_article  # trafilatura: only a poll that reads a page pays for it
+
         teaser: ArticleItem = response.meta["teaser"]
         extracted = extract_article(response.text, response.url)
         if extracted is None:
