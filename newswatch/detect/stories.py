@@ -257,7 +257,10 @@ def _token_hashes(normalized_text: str) -> np.ndarray:
 def _minhash(tokens: np.ndarray) -> np.ndarray | None:
     """MinHash of the shingles (three consecutive tokens) of the first ``SIGNED_TOKENS``: a repost
     copies the lead, and the cost stays flat however long the article. Each permutation is a
-    multiply-shift hash (64-bit multiply-add, top 32 bits). None when the text is too short to sign."""
+    multiply-shift hash (64-bit multiply-add, top 32 bits). None when the text is too short to sign.
+
+    The shift comes after the minimum (it keeps order, so the values are the same) and each
+    permutation is one contiguous row: one pass fewer over the shingles x permutations table."""
     import numpy as np
 
     if len(tokens) < SHINGLE + 5:
@@ -266,7 +269,9 @@ def _minhash(tokens: np.ndarray) -> np.ndarray | None:
     tokens = tokens[:SIGNED_TOKENS]
     with np.errstate(over="ignore"):
         shingles = tokens[:-2] * t.mix[0] + tokens[1:-1] * t.mix[1] + tokens[2:]
-        return ((shingles[:, None] * t.perm_a + t.perm_b) >> np.uint64(32)).min(axis=0).astype(np.uint32)
+        hashed = np.multiply.outer(t.perm_a, shingles)
+        hashed += t.perm_b[:, None]
+        return (hashed.min(axis=1) >> np.uint64(32)).astype(np.uint32)
 
 
 def jaccard(a: bytes, b: bytes) -> float:

@@ -76,7 +76,9 @@ class Vocabulary:
     _frames: dict[tuple[str, ...], set[Term]] = field(default_factory=dict)
     _part_forms: dict[str, set[str]] = field(default_factory=dict)  # inflections of frame parts
     _automaton: Any = None
-    _frame_terms: list[tuple[tuple[str, ...], tuple[Term, ...]]] = field(default_factory=list)
+    # per frame: its parts (as part numbers), its terms, and how far apart its parts may be
+    _frame_terms: list[tuple[tuple[int, ...], tuple[Term, ...], int]] = field(default_factory=list)
+    _frames_from: dict[int, list[int]] = field(default_factory=dict)  # first part -> its frames
     inflected_words: set[str] = field(default_factory=set)  # English words given their inflections
 
     def add(self, alias: str, term: Term) -> None:
@@ -112,14 +114,18 @@ class Vocabulary:
     def compile(self) -> None:
         """One automaton over every key; each value carries what ``scan`` needs without recomputing:
         the key's length, whether it must start and end on a word boundary, its terms (audience terms
-        apart, see ``scan``), and the frame parts it is (frame index, part index)."""
-        frame_parts: dict[str, list[tuple[int, int]]] = {}
-        for index, parts in enumerate(self._frames):
-            for position, part in enumerate(parts):
-                for form in self._part_forms.get(part, {part}):
-                    frame_parts.setdefault(form, []).append((index, position))
+        apart, see ``scan``), and the frame parts it is a form of. A part shared by many frames ("提供")
+        is recorded once per occurrence, and the frames are then found from their first parts."""
+        part_ids: dict[str, int] = {}
+        for parts in self._frames:
+            for part in parts:
+                part_ids.setdefault(part, len(part_ids))
+        form_parts: dict[str, set[int]] = {}
+        for part, part_id in part_ids.items():
+            for form in self._part_forms.get(part, {part}):
+                form_parts.setdefault(form, set()).add(part_id)
         automaton = ahocorasick.Automaton()
-        for key in self._terms.keys() | frame_parts.keys():
+        for key in self._terms.keys() | form_parts.keys():
             terms = sorted(self._terms.get(key, ()), key=lambda t: (t.category, t.value))
             automaton.add_word(
                 key,
@@ -130,15 +136,19 @@ class Vocabulary:
                     tuple(t for t in terms if t.category not in OWN_LAYER),
                     tuple(t for t in terms if t.category in OWN_LAYER),
                     any(t.category in NAMES for t in terms),
-                    tuple(frame_parts.get(key, ())),
+                    tuple(sorted(form_parts.get(key, ()))),
                 ),
             )
         automaton.make_automaton()
         self._automaton = automaton
-        self._frame_terms = [
-            (parts, tuple(sorted(terms, key=lambda t: (t.category, t.value))))
-            for parts, terms in self._frames.items()
-        ]
+        self._frame_terms = []
+        self._frames_from = {}
+        for index, (parts, terms) in enumerate(self._frames.items()):
+            gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
+            ids = tuple(part_ids[part] for part in parts)
+            ordered = tuple(sorted(terms, key=lambda t: (t.category, t.value)))
+            self._frame_terms.append((ids, ordered, gap))
+            self._frames_from.setdefault(ids[0], []).append(index)
 
     def scan(self, text: str) -> list[Match]:
         """Leftmost-longest matches of aliases in normalized ``text`` ("north korea" wins over "korea"),
@@ -155,8 +165,10 @@ class Vocabulary:
         size = len(text)
         spans: list[tuple[int, int, tuple[Term, ...]]] = []
         own: list[tuple[int, int, tuple[Term, ...]]] = []
-        parts_found: dict[int, list[tuple[int, int, int]]] = {}
-        for end_index, (length, left, right, terms, own_terms, name, parts) in self._automaton.iter(text):
+        part_hits: dict[int, list[tuple[int, int, int]]] = {}  # part -> (hit number, start, end)
+        for seq, (end_index, (length, left, right, terms, own_terms, name, parts)) in enumerate(
+            self._automaton.iter(text)
+        ):
             start, end = end_index - length + 1, end_index + 1
             if left and start and text[start - 1] in _WORD_CHARS:
                 continue
@@ -166,15 +178,28 @@ class Vocabulary:
                 spans.append((start, -end, terms))
             if own_terms or name:
                 own.append((start, -end, own_terms))
-            for frame, position in parts:
-                parts_found.setdefault(frame, []).append((position, start, end))
+            for part in parts:
+                part_hits.setdefault(part, []).append((seq, start, end))
         matches = _leftmost_longest(spans) + _leftmost_longest(own)
-        for frame, found in parts_found.items():
-            parts, terms = self._frame_terms[frame]
-            gap = FRAME_GAP_LATIN if parts[0].isascii() else FRAME_GAP
-            for start, end in _frame_spans(text, len(parts), found, gap):
-                matches.extend(Match(start, end, term) for term in terms)
+        for _, frame in sorted(self._complete_frames(part_hits)):
+            ids, terms, gap = self._frame_terms[frame]
+            found = sorted(
+                (seq, position, start, end)
+                for position, part in enumerate(ids)
+                for seq, start, end in part_hits[part]
+            )
+            for start, end in _frame_spans(text, len(ids), found, gap):
+                matches.extend([Match(start, end, term) for term in terms])
         return matches
+
+    def _complete_frames(self, part_hits: dict[int, list[tuple[int, int, int]]]) -> Iterator[tuple[int, int]]:
+        """(first hit of any of its parts, frame index) of each frame all of whose parts were found:
+        frames are matched in the order the text first touches them."""
+        for first in part_hits:
+            for frame in self._frames_from.get(first, ()):
+                ids = self._frame_terms[frame][0]
+                if all(part in part_hits for part in ids):
+                    yield min(part_hits[part][0][0] for part in ids), frame
 
 
 def _leftmost_longest(spans: list[tuple[int, int, tuple[Term, ...]]]) -> list[Match]:
@@ -185,32 +210,34 @@ def _leftmost_longest(spans: list[tuple[int, int, tuple[Term, ...]]]) -> list[Ma
     for start, negative_end, terms in spans:
         if start >= taken:
             taken = -negative_end
-            matches.extend(Match(start, taken, term) for term in terms)
+            for term in terms:
+                matches.append(Match(start, taken, term))
     return matches
 
 
 def _frame_spans(
-    text: str, count: int, found: list[tuple[int, int, int]], gap: int
+    text: str, count: int, found: list[tuple[int, int, int, int]], gap: int
 ) -> Iterator[tuple[int, int]]:
     """Where all ``count`` parts of a frame follow each other within ``gap`` characters and no clause
-    break; ``found`` lists (part index, start, end) in text order."""
-    if len({position for position, _, _ in found}) < count:
-        return
-    for position, start, end in found:
+    break; ``found`` lists (hit number, part index, start, end) in text order."""
+    for _, position, start, end in found:
         if position != 0:
             continue
         cursor = end
         for wanted in range(1, count):
-            following = [
-                (s, e)
-                for p, s, e in found
-                if p == wanted
-                and cursor <= s <= cursor + gap
-                and not _CLAUSE_BREAK_RE.search(text, cursor, s)
-            ]
-            if not following:
+            following = next(
+                (
+                    e
+                    for _, p, s, e in found
+                    if p == wanted
+                    and cursor <= s <= cursor + gap
+                    and not _CLAUSE_BREAK_RE.search(text, cursor, s)
+                ),
+                None,
+            )
+            if following is None:
                 break
-            cursor = following[0][1]
+            cursor = following
         else:
             yield start, cursor
 
