@@ -14,7 +14,8 @@ candidates is an indexed query, not a scan:
   naming OpenAI, one saying mainland China and one adding Hong Kong. The candidate story confirms
   strictly (``_Story.tells``, against every report of it), so that distinct events never join even
   when they share a provider and a region: the API block and ChatGPT sign-ups, Texas and New York,
-  government devices and consumer downloads, Italy's block and its lifting.
+  government devices and consumer downloads, Italy's block and its lifting. A date announced ahead is
+  the event's own: a report naming it joins whichever service it names (ChatGPT for the API notice).
 - ``w:{provider}`` every on-topic report of a provider: where a report saying it extends a
   restriction finds it, whatever its regions.
 
@@ -355,18 +356,46 @@ class _Story:
         report naming no place must not let Texas join the US Navy's story."""
         return all(same_identity(event, e) for e in self.events)
 
-    def tells(self, event: Event) -> bool:
-        """The same event: agreeing, the same direction, and regions that are mostly those of one of
-        its reports or of all together, or a part of what two of its reports name alike (a Chinese
-        outlet naming only China for a rule on China, Russia, Iran and North Korea; round-ups that
-        list different countries do not make them one event)."""
-        if not (self.agrees(event) and self.lift == event.lift):
+    def concerns(self, event: Event) -> bool:
+        """The report is about the story's event, for its history: for whom and places as every
+        report of it, and who as at least half of them (a story that took in a report naming ChatGPT
+        by the date it announced is still the API block that a later report says took effect; one
+        report naming only Meta does not make the Llama story Meta AI's)."""
+        return all(same_audience(event, e) and same_places(event, e) for e in self.events) and 2 * sum(
+            same_who(event, e) for e in self.events
+        ) >= len(self.events)
+
+    def announced_alike(self, event: Event, effective: date | None) -> bool:
+        """The report names the date the story announced ahead, for the same providers, for whom and
+        places: an announced date is the event's own, so the service each outlet names does not
+        split it (one says ChatGPT where the notice says the API; both say 9 July)."""
+        return (
+            effective is not None
+            and effective == self.effective
+            and effective > self.first.date()
+            and all(
+                event.providers == e.providers and same_audience(event, e) and same_places(event, e)
+                for e in self.events
+            )
+        )
+
+    def tells(self, event: Event, effective: date | None = None) -> bool:
+        """The same event: agreeing (or naming the date it announced), the same direction, and
+        regions that are mostly those of one of its reports or of all together, or mostly what two
+        of its reports name alike (a Chinese outlet naming only China, or China and Hong Kong, for a
+        rule on China, Russia, Iran and North Korea; round-ups that list different countries do not
+        make them one event, nor take in one country's report)."""
+        if self.lift != event.lift or not (self.agrees(event) or self.announced_alike(event, effective)):
             return False
+        named = Counter(e.regions for e in self.events)
         return (
             region_overlap(event.regions, self.regions) >= MIN_REGION_OVERLAP
             or any(region_overlap(event.regions, e.regions) >= MIN_REGION_OVERLAP for e in self.events)
-            or max(Counter(e.regions for e in self.events if event.regions <= e.regions).values(), default=0)
-            >= 2
+            or any(
+                2 * len(event.regions & regions) >= len(event.regions) > 0
+                for regions, count in named.items()
+                if count >= 2
+            )
         )
 
     def apart(self, other: _Story) -> bool:
@@ -406,7 +435,8 @@ def choose_story(keys: StoryKeys, candidates: Iterable[Candidate], published: da
         return min(copies)[1]
     report = keys.event
     matching = sorted(
-        (s for s in _stories(events).values() if report and s.tells(report)), key=lambda s: s.first
+        (s for s in _stories(events).values() if report and s.tells(report, keys.effective)),
+        key=lambda s: s.first,
     )
     if not matching or any(matching[0].apart(other) for other in matching[1:]):
         return None
@@ -430,7 +460,7 @@ def place(index: StoryIndex, keys: StoryKeys, published: datetime) -> Placement:
     if joined:
         return Placement(joined)
     history = _history(index, _event_keys(event, (RES, LIFT)), published)
-    related = [s for s in history if s.regions & event.regions and s.agrees(event)]
+    related = [s for s in history if s.regions & event.regions and s.concerns(event)]
     placement = _status(keys, published, related)
     if placement.parent_id is None:
         return placement
