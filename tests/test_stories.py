@@ -406,13 +406,17 @@ def test_taking_effect_is_told_by_the_wording_when_no_date_was_given(stories: St
     assert placement == Placement(None, notice, EFFECTIVE)
 
 
-def test_a_late_report_of_a_block_in_force_since_its_first_report_is_not_an_update(stories: Stories) -> None:
+def test_a_late_report_of_a_block_in_force_since_its_first_report_is_no_update_and_no_alert(
+    stories: Stories,
+) -> None:
     tags = {**DEEPSEEK, "regions": ("IT",), "audience": ("consumers",), "effective": date(2024, 6, 25)}
     stories.add(report("Italy blocks DeepSeek with immediate effect", **tags), T0)
     _, placement = stories.add(
         report("Ten days on, the DeepSeek block that took effect in Italy", **tags), T0 + 10 * DAY
     )
-    assert placement == Placement(None)
+    assert placement == Placement(None, alert=False)  # told already: a repeat, not news
+    _, months_on = stories.add(report("Italy's DeepSeek block, six months on", **tags), T0 + 180 * DAY)
+    assert months_on == Placement(None)  # past its trailing coverage: tags alike may be a new event
 
 
 def test_a_lift_ten_weeks_on_names_the_suspension_it_lifts(stories: Stories) -> None:

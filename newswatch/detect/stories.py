@@ -48,6 +48,9 @@ from ..models import Detection, Tags
 from .text import MAX_DETECT_CHARS
 
 WINDOW = timedelta(days=7)  # reports join a story within a week of its first report
+# Follow-ups, explainers and round-ups of one event trail its first report by up to a fortnight: a
+# report within that of a story it merely repeats, out of its window, starts a story but no alert.
+TRAIL = 2 * WINDOW
 # How far back an event's history goes: Italy's lift came four weeks after the block, Korea's ten
 # weeks, Apple Intelligence and Meta AI reached the EU nine months after being withheld.
 HORIZON = timedelta(days=366)
@@ -530,7 +533,25 @@ def _status(keys: StoryKeys, published: datetime, related: list[_Story]) -> Plac
         return Placement(None, restriction.id, LIFTED)
     if restriction and not event.lift and _takes_effect(keys, published, restriction):
         return Placement(None, restriction.id, EFFECTIVE)
-    return Placement(None, alert=not _told(event, related))
+    state = latest if event.lift else restriction
+    repeat = state is not None and _repeats(event, state, published)
+    return Placement(None, alert=not repeat and not _told(event, related))
+
+
+def _repeats(event: Event, state: _Story, published: datetime) -> bool:
+    """A late report of the state as it stands, changing nothing, while its coverage still trails
+    (``TRAIL``): the same event told again (the same who, direction and places, no region beyond the
+    story's, and for whom in so many words, as the story says it). A report that leaves for whom
+    unsaid may be another measure, and one months on another event the tags cannot tell apart (an
+    App Store purge of ChatGPT clones after a ban on platforms offering ChatGPT): both alert."""
+    measures = _measures(event.audience)
+    return (
+        published - state.first <= TRAIL
+        and bool(measures)
+        and measures == _measures(state.audience)
+        and event.regions <= state.regions
+        and state.tells(event)
+    )
 
 
 def _takes_effect(keys: StoryKeys, published: datetime, earlier: _Story) -> bool:
@@ -541,7 +562,7 @@ def _takes_effect(keys: StoryKeys, published: datetime, earlier: _Story) -> bool
         return False
     due = earlier.effective or keys.effective
     if due is not None and earlier.first.date() < due <= published.date():
-        return keys.effective is None or keys.effective <= published.date()
+        return keys.in_effect if keys.effective is None else keys.effective <= published.date()
     return keys.in_effect and due is None
 
 
