@@ -219,6 +219,40 @@ def test_a_report_naming_only_china_joins_a_rule_on_china_russia_iran_and_north_
     assert first == again == china
 
 
+def test_a_report_naming_hong_kong_too_joins_a_rule_on_four_countries(stories: Stories) -> None:
+    rule = {
+        "providers": ("anthropic",),
+        "services": ("claude",),
+        "actions": ("restrict",),
+        "audience": ("ownership",),
+    }
+    four = {"regions": ("CN", "IR", "KP", "RU")}
+    first = stories.story(report("Anthropic bars Chinese-controlled firms from Claude", **rule | four), T0)
+    again = stories.story(report("Anthropic 停止向中资控股企业提供 Claude", **rule | four), T0 + DAY / 8)
+    hong_kong = stories.story(
+        report("Anthropic 封殺中資企業　香港公司都中招", **rule | {"regions": ("CN", "HK")}), T0 + DAY / 4
+    )
+    assert first == again == hong_kong
+
+
+def test_a_report_naming_chatgpt_joins_the_api_notice_whose_date_it_names(stories: Stories) -> None:
+    july_9 = date(2024, 7, 9)
+    notice, _ = stories.add(
+        report("OpenAI to block API traffic from China from July 9", **OPENAI_API_CN, effective=july_9), T0
+    )
+    chatgpt = {"providers": ("openai",), "services": ("chatgpt",), "regions": ("CN",)}
+    dated = stories.story(
+        report("ChatGPT gets harder to reach from China from July 9", **chatgpt, effective=july_9), T0 + DAY
+    )
+    sign_ups = stories.story(report("ChatGPT sign-ups are unavailable in China", **chatgpt), T0 + 2 * DAY)
+    _, in_effect = stories.add(
+        report("OpenAI's China API block is now in effect", **OPENAI_API_CN, effective=july_9),
+        datetime(2024, 7, 9, 3, tzinfo=UTC),
+    )
+    assert dated == notice != sign_ups  # the date is the notice's own; sign-ups are another event
+    assert in_effect == Placement(None, notice, EFFECTIVE)
+
+
 def test_coverage_over_a_week_joins_and_the_window_counts_from_the_first_report(stories: Stories) -> None:
     tags = {**DEEPSEEK, "regions": ("KR",), "actions": ("suspend",), "audience": ("consumers",)}
     first = stories.story(report("DeepSeek suspends downloads in South Korea", **tags), T0)
@@ -372,13 +406,17 @@ def test_taking_effect_is_told_by_the_wording_when_no_date_was_given(stories: St
     assert placement == Placement(None, notice, EFFECTIVE)
 
 
-def test_a_late_report_of_a_block_in_force_since_its_first_report_is_not_an_update(stories: Stories) -> None:
+def test_a_late_report_of_a_block_in_force_since_its_first_report_is_no_update_and_no_alert(
+    stories: Stories,
+) -> None:
     tags = {**DEEPSEEK, "regions": ("IT",), "audience": ("consumers",), "effective": date(2024, 6, 25)}
     stories.add(report("Italy blocks DeepSeek with immediate effect", **tags), T0)
     _, placement = stories.add(
         report("Ten days on, the DeepSeek block that took effect in Italy", **tags), T0 + 10 * DAY
     )
-    assert placement == Placement(None)
+    assert placement == Placement(None, alert=False)  # told already: a repeat, not news
+    _, months_on = stories.add(report("Italy's DeepSeek block, six months on", **tags), T0 + 180 * DAY)
+    assert months_on == Placement(None)  # past its trailing coverage: tags alike may be a new event
 
 
 def test_a_lift_ten_weeks_on_names_the_suspension_it_lifts(stories: Stories) -> None:

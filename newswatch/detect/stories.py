@@ -14,7 +14,8 @@ candidates is an indexed query, not a scan:
   naming OpenAI, one saying mainland China and one adding Hong Kong. The candidate story confirms
   strictly (``_Story.tells``, against every report of it), so that distinct events never join even
   when they share a provider and a region: the API block and ChatGPT sign-ups, Texas and New York,
-  government devices and consumer downloads, Italy's block and its lifting.
+  government devices and consumer downloads, Italy's block and its lifting. A date announced ahead is
+  the event's own: a report naming it joins whichever service it names (ChatGPT for the API notice).
 - ``w:{provider}`` every on-topic report of a provider: where a report saying it extends a
   restriction finds it, whatever its regions.
 
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 WINDOW = timedelta(days=7)  # reports join a story within a week of its first report
+# Follow-ups, explainers and round-ups of one event trail its first report by up to a fortnight: a
+# report within that of a story it merely repeats, out of its window, starts a story but no alert.
+TRAIL = 2 * WINDOW
 # How far back an event's history goes: Italy's lift came four weeks after the block, Korea's ten
 # weeks, Apple Intelligence and Meta AI reached the EU nine months after being withheld.
 HORIZON = timedelta(days=366)
@@ -386,18 +390,46 @@ class _Story:
         report naming no place must not let Texas join the US Navy's story."""
         return all(same_identity(event, e) for e in self.events)
 
-    def tells(self, event: Event) -> bool:
-        """The same event: agreeing, the same direction, and regions that are mostly those of one of
-        its reports or of all together, or a part of what two of its reports name alike (a Chinese
-        outlet naming only China for a rule on China, Russia, Iran and North Korea; round-ups that
-        list different countries do not make them one event)."""
-        if not (self.agrees(event) and self.lift == event.lift):
+    def concerns(self, event: Event) -> bool:
+        """The report is about the story's event, for its history: for whom and places as every
+        report of it, and who as at least half of them (a story that took in a report naming ChatGPT
+        by the date it announced is still the API block that a later report says took effect; one
+        report naming only Meta does not make the Llama story Meta AI's)."""
+        return all(same_audience(event, e) and same_places(event, e) for e in self.events) and 2 * sum(
+            same_who(event, e) for e in self.events
+        ) >= len(self.events)
+
+    def announced_alike(self, event: Event, effective: date | None) -> bool:
+        """The report names the date the story announced ahead, for the same providers, for whom and
+        places: an announced date is the event's own, so the service each outlet names does not
+        split it (one says ChatGPT where the notice says the API; both say 9 July)."""
+        return (
+            effective is not None
+            and effective == self.effective
+            and effective > self.first.date()
+            and all(
+                event.providers == e.providers and same_audience(event, e) and same_places(event, e)
+                for e in self.events
+            )
+        )
+
+    def tells(self, event: Event, effective: date | None = None) -> bool:
+        """The same event: agreeing (or naming the date it announced), the same direction, and
+        regions that are mostly those of one of its reports or of all together, or mostly what two
+        of its reports name alike (a Chinese outlet naming only China, or China and Hong Kong, for a
+        rule on China, Russia, Iran and North Korea; round-ups that list different countries do not
+        make them one event, nor take in one country's report)."""
+        if self.lift != event.lift or not (self.agrees(event) or self.announced_alike(event, effective)):
             return False
+        named = Counter(e.regions for e in self.events)
         return (
             region_overlap(event.regions, self.regions) >= MIN_REGION_OVERLAP
             or any(region_overlap(event.regions, e.regions) >= MIN_REGION_OVERLAP for e in self.events)
-            or max(Counter(e.regions for e in self.events if event.regions <= e.regions).values(), default=0)
-            >= 2
+            or any(
+                2 * len(event.regions & regions) >= len(event.regions) > 0
+                for regions, count in named.items()
+                if count >= 2
+            )
         )
 
     def apart(self, other: _Story) -> bool:
@@ -437,7 +469,8 @@ def choose_story(keys: StoryKeys, candidates: Iterable[Candidate], published: da
         return min(copies)[1]
     report = keys.event
     matching = sorted(
-        (s for s in _stories(events).values() if report and s.tells(report)), key=lambda s: s.first
+        (s for s in _stories(events).values() if report and s.tells(report, keys.effective)),
+        key=lambda s: s.first,
     )
     if not matching or any(matching[0].apart(other) for other in matching[1:]):
         return None
@@ -461,7 +494,7 @@ def place(index: StoryIndex, keys: StoryKeys, published: datetime) -> Placement:
     if joined:
         return Placement(joined)
     history = _history(index, _event_keys(event, (RES, LIFT)), published)
-    related = [s for s in history if s.regions & event.regions and s.agrees(event)]
+    related = [s for s in history if s.regions & event.regions and s.concerns(event)]
     placement = _status(keys, published, related)
     if placement.parent_id is None:
         return placement
@@ -531,7 +564,25 @@ def _status(keys: StoryKeys, published: datetime, related: list[_Story]) -> Plac
         return Placement(None, restriction.id, LIFTED)
     if restriction and not event.lift and _takes_effect(keys, published, restriction):
         return Placement(None, restriction.id, EFFECTIVE)
-    return Placement(None, alert=not _told(event, related))
+    state = latest if event.lift else restriction
+    repeat = state is not None and _repeats(event, state, published)
+    return Placement(None, alert=not repeat and not _told(event, related))
+
+
+def _repeats(event: Event, state: _Story, published: datetime) -> bool:
+    """A late report of the state as it stands, changing nothing, while its coverage still trails
+    (``TRAIL``): the same event told again (the same who, direction and places, no region beyond the
+    story's, and for whom in so many words, as the story says it). A report that leaves for whom
+    unsaid may be another measure, and one months on another event the tags cannot tell apart (an
+    App Store purge of ChatGPT clones after a ban on platforms offering ChatGPT): both alert."""
+    measures = _measures(event.audience)
+    return (
+        published - state.first <= TRAIL
+        and bool(measures)
+        and measures == _measures(state.audience)
+        and event.regions <= state.regions
+        and state.tells(event)
+    )
 
 
 def _takes_effect(keys: StoryKeys, published: datetime, earlier: _Story) -> bool:
@@ -542,7 +593,7 @@ def _takes_effect(keys: StoryKeys, published: datetime, earlier: _Story) -> bool
         return False
     due = earlier.effective or keys.effective
     if due is not None and earlier.first.date() < due <= published.date():
-        return keys.effective is None or keys.effective <= published.date()
+        return keys.in_effect if keys.effective is None else keys.effective <= published.date()
     return keys.in_effect and due is None
 
 
