@@ -199,38 +199,31 @@ def test_the_same_event_in_chinese_and_english_is_one_story(stories: Stories) ->
     assert english == chinese == traditional
 
 
+FOUR_COUNTRIES = ("CN", "IR", "KP", "RU")
+
+
+def ownership_rule(title: str, regions: tuple[str, ...] = FOUR_COUNTRIES) -> StoryKeys:
+    """A report of Anthropic's rule on companies controlled from some countries, as tagged."""
+    rule = {"providers": ("anthropic",), "services": ("claude",), "actions": ("restrict",)}
+    return report(title, **rule, audience=("ownership",), regions=regions)
+
+
 def test_a_report_naming_only_china_joins_a_rule_on_china_russia_iran_and_north_korea(
     stories: Stories,
 ) -> None:
-    rule = {
-        "providers": ("anthropic",),
-        "services": ("claude",),
-        "actions": ("restrict",),
-        "audience": ("ownership",),
-    }
-    four = {"regions": ("CN", "IR", "KP", "RU")}
-    first = stories.story(
-        report("Anthropic bars companies controlled from China, Russia, Iran", **rule | four), T0
-    )
+    first = stories.story(ownership_rule("Anthropic bars companies controlled from China, Russia, Iran"), T0)
     again = stories.story(
-        report("Anthropic stops selling Claude to Chinese-controlled firms", **rule | four), T0 + DAY
+        ownership_rule("Anthropic stops selling Claude to Chinese-controlled firms"), T0 + DAY
     )
-    china = stories.story(report("Anthropic 封杀中资控股企业", **rule | {"regions": ("CN",)}), T0 + 2 * DAY)
+    china = stories.story(ownership_rule("Anthropic 封杀中资控股企业", ("CN",)), T0 + 2 * DAY)
     assert first == again == china
 
 
 def test_a_report_naming_hong_kong_too_joins_a_rule_on_four_countries(stories: Stories) -> None:
-    rule = {
-        "providers": ("anthropic",),
-        "services": ("claude",),
-        "actions": ("restrict",),
-        "audience": ("ownership",),
-    }
-    four = {"regions": ("CN", "IR", "KP", "RU")}
-    first = stories.story(report("Anthropic bars Chinese-controlled firms from Claude", **rule | four), T0)
-    again = stories.story(report("Anthropic 停止向中资控股企业提供 Claude", **rule | four), T0 + DAY / 8)
+    first = stories.story(ownership_rule("Anthropic bars Chinese-controlled firms from Claude"), T0)
+    again = stories.story(ownership_rule("Anthropic 停止向中资控股企业提供 Claude"), T0 + DAY / 8)
     hong_kong = stories.story(
-        report("Anthropic 封殺中資企業　香港公司都中招", **rule | {"regions": ("CN", "HK")}), T0 + DAY / 4
+        ownership_rule("Anthropic 封殺中資企業　香港公司都中招", ("CN", "HK")), T0 + DAY / 4
     )
     assert first == again == hong_kong
 
