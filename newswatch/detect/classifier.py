@@ -201,7 +201,10 @@ class Classifier:
                 full = f"{lead.title}\n{normalize(text, limit, keep_newlines=True)}"
             sentences = self._sentences(full, len(lead.title))
             score, event, actions = self._decide(sentences)
-            if event is not None or len(text) <= limit or not _headline_event(sentences[0]):
+            # a round-up lists its places past the opening: it is read on
+            if len(text) <= limit or (event is None and not _headline_event(sentences[0])):
+                break
+            if event is not None and not _is_roundup(sentences):
                 break
         if event is None or score < THRESHOLD:
             return Detection(relevant=False, score=round(score, 3), watched=watched)
@@ -420,7 +423,12 @@ class Classifier:
             if not s.lead and "extends" in s.cues and not s.cues & {"earlier", "exempt"} and s.region_at
         ]
         regions = _regions(title, lead + covers, event, homes, full, lift="lift" in actions)
-        whom = self._audience([title, event, *lead], services, full)
+        # a round-up tells each listed measure: their places, whom they hit and what they did
+        listed = _listed(sentences, full) if _is_roundup(sentences) else []
+        for sentence in listed:
+            regions |= _listed_regions(sentence, full) - homes
+            actions = actions | (sentence.actions & RESTRICTIVE)
+        whom = self._audience([title, event, *lead, *listed], services, full)
         return Tags(
             providers=tuple(sorted(providers)),
             services=tuple(sorted(services)),
@@ -569,6 +577,38 @@ def _regions(
             code for s in (title, *lead) for code, start, _ in s.region_at if start in s.regulator_at
         } - named
     return regions
+
+
+def _is_roundup(sentences: list[_Sentence]) -> bool:
+    """The headline or the lead announces a list of places ("Here is where things stand", "以下整理各国
+    措施", "Factbox: Which countries ...")."""
+    return any("roundup" in s.cues for s in sentences if s.lead)
+
+
+def _listed(sentences: list[_Sentence], full: str) -> list[_Sentence]:
+    """The entries a round-up lists past its lead: body sentences that say a restriction happened
+    in a region ("Taiwan followed on January 31, barring ..."), not those that deny one ("have
+    opened inquiries without ordering blocks", "尚未封锁"). Fewer than two paragraphs of them are
+    background, not a list."""
+    listed: list[_Sentence] = []
+    for sentence in sentences[1:]:
+        if sentence.lead or not sentence.region_at or "proposal" in sentence.cues:
+            continue
+        restrictions = [at for action, at in sentence.said if action in RESTRICTIVE]
+        if not restrictions or any(
+            _NEGATION_BEFORE_RE.search(full[max(sentence.start, at - 30) : at]) for at in restrictions
+        ):
+            continue
+        if _listed_regions(sentence, full):
+            listed.append(sentence)
+    paragraphs = {full.count("\n", 0, sentence.start) for sentence in listed}
+    return listed if len(paragraphs) >= 2 else []
+
+
+def _listed_regions(sentence: _Sentence, full: str) -> set[str]:
+    """An entry's regions: a member state's entry is its own, whatever European law it cites."""
+    regions = _current_regions(sentence, full) - _available_regions(sentence, full)
+    return regions - {"EU"} if regions & _EU_MEMBERS else regions
 
 
 def _current_regions(sentence: _Sentence, full: str) -> set[str]:

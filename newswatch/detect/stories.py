@@ -562,11 +562,16 @@ def _status(keys: StoryKeys, published: datetime, related: list[_Story]) -> Plac
     )
     if restriction and event.lift and not latest.lift:
         return Placement(None, restriction.id, LIFTED)
+    told = _told(event, related)
+    if told and not (restriction and restriction.effective):
+        # a round-up saying one entry is "in effect since the 16th" tells nothing new; a notice
+        # that announced its date does take effect, however many stories its reports made
+        return Placement(None, alert=False)
     if restriction and not event.lift and _takes_effect(keys, published, restriction):
         return Placement(None, restriction.id, EFFECTIVE)
     state = latest if event.lift else restriction
     repeat = state is not None and _repeats(event, state, published)
-    return Placement(None, alert=not repeat and not _told(event, related))
+    return Placement(None, alert=not repeat and not told)
 
 
 def _repeats(event: Event, state: _Story, published: datetime) -> bool:
