@@ -206,6 +206,13 @@ def test_off_topic_shapes_stay_silent(classifier, title, text):
             ("EU",),
             ("lift",),
         ),
+        (  # the withholding is dated before the arrival: the news is the arrival
+            "Apple's AI features finally work on iPhones in the EU",
+            "Apple Intelligence is now available to iPhone owners in the European Union, eight months "
+            "after Apple said new competition rules would keep the features out of the bloc.",
+            ("EU",),
+            ("lift",),
+        ),
         ("安卡拉法院对 Grok 实施访问禁令", "法院表示禁令即日生效。", ("TR",), ("ban",)),
         (  # a lift after a condition, beside the suspension, is still to come
             "韩国暂停 DeepSeek 新下载，整改后恢复",

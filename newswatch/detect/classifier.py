@@ -103,6 +103,8 @@ _PAST_BEFORE_RE = re.compile(
     r"(?:\bafter|\bfollowing|\bsince|\bend(?:s|ed|ing)?\b|历经|经过|结束)[^.,;，。]{0,20}$"
 )
 _PAST_AFTER_RE = re.compile(r"[^，,。；;]{1,10}?之?后[，,]")  # "推迟一个月后，……登陆欧盟"
+# "now available in the EU, nine months after the company said it would keep the features out"
+_LATER_THAN_RE = re.compile(r"\bafter\b")
 _CLAUSE_RE = re.compile(r"[,，;；:：]")
 _OPENING_TIME_CHARS = 12  # "Last July, ...", "去年7月……": a sentence set in an earlier time
 _STRIVING_BEFORE_RE = re.compile(
@@ -482,9 +484,13 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
 
 
 def _told_as_past(sentence: _Sentence, full: str, at: int, arrivals: list[int], before: str) -> bool:
-    """ "After a long delay", or a delay in a clause of its own before the arrival with a word that
-    says it is over ("延迟近一年，Meta AI 开始在欧盟上线")."""
+    """ "After a long delay", an arrival dated after the restriction ("now available in the EU, nine
+    months after the company said the DMA would keep the features out"), or a delay in a clause of
+    its own before the arrival with a word that says it is over ("延迟近一年，Meta AI 开始在欧盟上线")."""
     if _PAST_BEFORE_RE.search(before) or _PAST_AFTER_RE.match(full, at):
+        return True
+    earlier = [arrival for arrival in arrivals if arrival < at]
+    if earlier and _LATER_THAN_RE.search(full, earlier[-1], at):
         return True
     later = [arrival for arrival in arrivals if arrival > at]
     return "withheld" in sentence.cues and bool(later) and bool(_CLAUSE_RE.search(full, at, later[0]))
