@@ -253,6 +253,18 @@ def test_phrasing_families(classifier, title, text, regions, actions):
             "Apple Intelligence 已经在英国、澳大利亚上线，唯独中国内地迟迟没有时间表。",
             ("CN",),
         ),
+        (  # where user data might be handed, and an origin spelled with a hyphen
+            "Governor bars DeepSeek from state devices",
+            "The governor of Texas banned the app and other Chinese-linked apps from state devices, citing "
+            "fears that it could hand user data to Beijing.",
+            ("US",),
+        ),
+        (  # an outlet named after a country, and the second place data may be sent to
+            "荷兰禁止公务员使用 DeepSeek",
+            "（德国之声中文网）荷兰政府表示，公务员不得在工作中使用 DeepSeek，"
+            "用户数据可能被发送至中国与美国的服务器。",
+            ("NL",),
+        ),
         (  # a sentence opening in an earlier time
             "Gemini arrives in Canada",
             "Google launched Gemini in Canada on Thursday.\n\n去年7月，加拿大与俄罗斯、中国一同被排除在外。",

@@ -43,7 +43,8 @@ _STRONG = frozenset({"block", "ban", "suspend"})
 # A region word that names where a company comes from, not where a restriction applies.
 _ORIGIN_AFTER_RE = re.compile(
     r"^(?:'s)?[\s-]*(?:(?:generative |gen)?(?:ai|artificial intelligence)[\s-]+(?:\(ai\)\s+)?)?"
-    r"(?:based|made|built|startup|start-up|company|companies|firm|rival|developer|lab|giant|tech giant|"
+    r"(?:based|made|built|linked|developed|startup|start-up|company|companies|firm|rival|developer|lab|giant|"
+    r"tech giant|"
     r"chatbots?|models?|assistants?|owner|parent|apps?(?! stores?)|"
     r"ai(?= (?:apps?|models?|chatbots?|startups?|compan|firms?|labs?|assistants?|tools?|services?)))\b"
 )
@@ -59,10 +60,12 @@ _SUBSIDIARY_BEFORE_RE = re.compile(r"(?:subsidiar\w*|registered|子公司|注册
 # "向中国传输数据", "数据传输至中国".
 _DESTINATION_BEFORE_RE = re.compile(
     r"(?:(?=[^.;]*\b(?:data|information|histories|records|prompts)\b)"
-    r"(?=[^.;]*\b(?:transfer|send|sent|shar|stor|rout|flow)\w*)[^.;]*\b(?:to|in) (?:servers in )?"
-    r"|(?:传输|传送|转移|回传|存储|储存|存放)[^，。]{0,12}(?:至|到|给|往|在)|传)$"
+    r"(?=[^.;]*\b(?:transfer|send|sent|shar|stor|rout|flow|hand|pass|funnel|leak)\w*)[^.;]*\b(?:to|in) "
+    r"(?:servers in )?"
+    # "发送至中国与美国": the second place of the list too
+    r"|(?:传输|传送|转移|回传|发送|存储|储存|存放)[^，。]{0,12}(?:至|到|给|往|在)(?:[^，。]{1,8}[与和及、])?|传)$"
 )
-_DESTINATION_ENDS = ("to ", "in ", "至", "到", "给", "往", "在", "传")  # a cheap test before the regex
+_DESTINATION_ENDS = ("to ", "in ", "至", "到", "给", "往", "在", "传", "与", "和", "及", "、")  # cheap, first
 _DESTINATION_AFTER_RE = re.compile(r"(?:境内)?(?:传输|传送|转移|回传)")
 _REGULATOR_AFTER_RE = re.compile(
     r"(?:'s)?\s*(?:data protection|privacy|data|competition)?\s*(?:regulator|watchdog|authority|commission"
