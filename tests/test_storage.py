@@ -492,6 +492,14 @@ def test_sqlite_stores_use_write_ahead_logging(tmp_path):
     assert (tmp_path / "sub" / "store.db").exists()
 
 
+def test_sqlite_stores_map_no_file_into_memory(tmp_path):
+    """Mapped pages count as each process's resident memory; reads go through the page cache."""
+    engine = connect(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA mmap_size")).scalar() == 0
+    engine.dispose()
+
+
 def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
     """It holds every subscriber's chat id: 0600 (its -wal and -shm too) in a new 0700 directory,
     whatever the umask."""
