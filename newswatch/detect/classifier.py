@@ -430,10 +430,10 @@ class Classifier:
         regions = _regions(title, lead + covers, event, homes, full, lift="lift" in actions)
         # a round-up tells each listed measure: their places, whom they hit and what they did
         listed = _listed(sentences, full) if _is_roundup(sentences) else []
-        for sentence in listed:
-            regions |= _listed_regions(sentence, full) - homes
+        for sentence, places in listed:
+            regions |= places - homes
             actions = actions | (sentence.actions & RESTRICTIVE)
-        whom = self._audience([title, event, *lead, *listed], services, full)
+        whom = self._audience([title, event, *lead, *(sentence for sentence, _ in listed)], services, full)
         return Tags(
             providers=tuple(sorted(providers)),
             services=tuple(sorted(services)),
@@ -594,12 +594,12 @@ def _is_roundup(sentences: list[_Sentence]) -> bool:
     return any("roundup" in s.cues for s in sentences if s.lead)
 
 
-def _listed(sentences: list[_Sentence], full: str) -> list[_Sentence]:
-    """The entries a round-up lists past its lead: body sentences that say a restriction happened
-    in a region ("Taiwan followed on January 31, barring ..."), not those that deny one ("have
-    opened inquiries without ordering blocks", "尚未封锁"). Fewer than two paragraphs of them are
-    background, not a list."""
-    listed: list[_Sentence] = []
+def _listed(sentences: list[_Sentence], full: str) -> list[tuple[_Sentence, set[str]]]:
+    """The entries a round-up lists past its lead, with their regions: body sentences that say a
+    restriction happened in a region ("Taiwan followed on January 31, barring ..."), not those that
+    deny one ("have opened inquiries without ordering blocks", "尚未封锁"). Fewer than two
+    paragraphs of them are background, not a list."""
+    listed: list[tuple[_Sentence, set[str]]] = []
     for sentence in sentences[1:]:
         if sentence.lead or not sentence.region_at or "proposal" in sentence.cues:
             continue
@@ -608,9 +608,9 @@ def _listed(sentences: list[_Sentence], full: str) -> list[_Sentence]:
             _NEGATION_BEFORE_RE.search(full[max(sentence.start, at - 30) : at]) for at in restrictions
         ):
             continue
-        if _listed_regions(sentence, full):
-            listed.append(sentence)
-    paragraphs = {full.count("\n", 0, sentence.start) for sentence in listed}
+        if places := _listed_regions(sentence, full):
+            listed.append((sentence, places))
+    paragraphs = {full.count("\n", 0, sentence.start) for sentence, _ in listed}
     return listed if len(paragraphs) >= 2 else []
 
 
