@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -262,6 +264,23 @@ def test_an_upgrade_interrupted_before_migration_1_resumes_with_one_version_row(
     migrate(engine)
 
     assert version_rows(engine) == [LATEST]
+
+
+def test_roles_opening_a_new_store_at_once_all_find_it_current(store_url, engines):
+    """A scale-out's scheduler and crawlers start together on an empty store: none fails on the
+    tables another is creating, and the store has its one version row."""
+    starters = 4
+    all_ready = threading.Barrier(starters)
+
+    def open_with_the_others(_: int) -> Engine:
+        all_ready.wait()
+        return open_store(store_url, engines)
+
+    with ThreadPoolExecutor(starters) as pool:
+        opened = list(pool.map(open_with_the_others, range(starters)))
+
+    for engine in opened:
+        assert version_rows(engine) == [LATEST]
 
 
 def test_a_store_newer_than_this_newswatch_is_refused(store_url, engines):

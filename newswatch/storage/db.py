@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
@@ -102,8 +102,33 @@ def current_version(conn: Connection) -> int:
     return conn.execute(select(schema.schema_version.c.version)).scalar() or 0
 
 
+@contextlib.contextmanager
+def _one_migrator_at_a_time(engine: Engine) -> Iterator[None]:
+    """Roles started together on a new PostgreSQL store (the scheduler and a crawler) would both
+    create its tables, and the slower one fails in PostgreSQL's catalog ('duplicate key value
+    violates unique constraint "pg_type_typname_nsp_index"'); a session advisory lock, one per
+    schema, makes it wait and then find the store current. SQLite's BEGIN IMMEDIATE takes turns
+    already."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = "SELECT hashtext('newswatch migrate ' || current_schema())"
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_advisory_lock(({key}))")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock(({key}))")
+            conn.commit()
+
+
 def migrate(engine: Engine) -> int:
     """Bring the store to ``LATEST``; returns the version it was at."""
+    with _one_migrator_at_a_time(engine):
+        return _migrate(engine)
+
+
+def _migrate(engine: Engine) -> int:
     with engine.begin() as conn:
         schema.schema_version.create(conn, checkfirst=True)
         found = current_version(conn)
@@ -115,6 +140,8 @@ def migrate(engine: Engine) -> int:
             conn.execute(schema.schema_version.insert().values(version=0))  # one row, ever
     for version in range(found + 1, LATEST + 1):
         with engine.begin() as conn:
+            if current_version(conn) >= version:  # another process got there first
+                continue
             MIGRATIONS[version](conn)
             conn.execute(schema.schema_version.update().values(version=version))
     return found
