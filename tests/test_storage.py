@@ -13,13 +13,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, Table, func, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, event, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from newswatch.detect.stories import StoryKeys, story_keys
 from newswatch.models import Article, Detection, Tags
 from newswatch.storage import articles, connect, outbox, schema, sources, stories, subscribers
 from newswatch.storage.db import LATEST, MIGRATIONS, SchemaTooNew, current_version, migrate
+from newswatch.storage.inlists import chunks, padded
 
 BEIJING = timezone(timedelta(hours=8))
 WHEN = datetime(2024, 10, 21, 1, 30, 12, tzinfo=UTC)
@@ -458,6 +459,57 @@ def test_many_source_states_are_recorded_at_once(store_url, engines):
     assert states["new"].last_modified == "Mon, 21 Oct 2024 01:30:12 GMT"
     assert (states["broken"].failures, states["broken"].last_error) == (2, "HTTP 500 again")
     assert (states["partial"].etag, states["partial"].status) == (None, "ok, 1 failed")
+
+
+class Statements:
+    """The distinct SQL texts an engine sends: each one a driver prepares and keeps per connection."""
+
+    def __init__(self, engine: Engine):
+        self.texts: set[str] = set()
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement, *_args) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's write lock, see db._sqlite_begin
+            self.texts.add(statement)
+
+
+def test_held_sources_of_any_number_are_asked_for_in_one_statement(store_url, engines):
+    """A first round holds back thousands of sources, a few fewer at each delivery run: one
+    statement each time, not one more prepared statement of thousands of parameters per run."""
+    engine = open_store(store_url, engines)
+    for n in range(3):
+        save(engine, f"https://example.com/{n}", title=f"Story {n}", body=f"Body {n} " * 12, source=f"s{n}")
+    sent = Statements(engine)
+
+    for count in range(1, 301):
+        hold = {"s0", *(f"other{i}" for i in range(count))}
+        assert {s.source for s in stories.unqueued(engine, hold=hold)} == {"s1", "s2"}
+        assert set(sources.states(engine, sorted(hold))) <= hold
+
+    assert len(sent.texts) == 2
+
+
+def test_batch_lookups_send_a_few_statement_lengths(store_url, engines):
+    engine = open_store(store_url, engines)
+    save(engine, "https://example.com/stored")
+    sent = Statements(engine)
+
+    for count in range(1, 700, 3):
+        urls = [f"https://example.com/{i}" for i in range(count)] + ["https://example.com/stored"]
+        assert articles.known_urls(engine, urls) == {"https://example.com/stored"}
+
+    assert len(sent.texts) <= 11  # 1, 2, 4 ... 512 values
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 5, 8, 9, 513])
+def test_padded_lists_keep_their_values_in_a_power_of_two_length(count):
+    values = [f"v{i}" for i in range(count)] * 2  # repeats are asked once
+
+    chunked = list(chunks(values))
+
+    assert [v for part in chunked for v in dict.fromkeys(part)] == values[:count]
+    assert all(len(part) & (len(part) - 1) == 0 for part in chunked)
+    assert padded(values[:count])[:count] == values[:count]
 
 
 def test_times_are_stored_as_utc_and_naive_times_are_refused(store_url, engines):

@@ -21,6 +21,7 @@ from ..detect.stories import (
     place,
 )
 from ..models import Article, Detection, Tags
+from .inlists import chunks, padded
 from .schema import articles, stories, story_keys, utcnow
 
 
@@ -37,10 +38,8 @@ def known_urls(engine: Engine, urls: Iterable[str]) -> set[str]:
 
 
 def _known(conn: Connection, urls: Iterable[str]) -> set[str]:
-    unique = list(dict.fromkeys(urls))
     found: set[str] = set()
-    for i in range(0, len(unique), 500):
-        chunk = unique[i : i + 500]
+    for chunk in chunks(urls):
         found.update(conn.execute(select(articles.c.url).where(articles.c.url.in_(chunk))).scalars())
     return found
 
@@ -96,7 +95,7 @@ class SqlStoryIndex:
             ]
             rows.sort(key=lambda r: r.published, reverse=True)
         else:
-            rows = list(self.conn.execute(_JOIN_LOOKUP, {**span, "keys": list(keys)}))
+            rows = list(self.conn.execute(_JOIN_LOOKUP, {**span, "keys": padded(keys)}))
         return [
             Candidate(
                 r.story_id,
@@ -154,8 +153,8 @@ class _BatchIndex:
         self.stored = SqlStoryIndex(conn, 0)  # lookups only: the batch writes its keys at its end
         asked = list(dict.fromkeys(keys))
         held: set[str] = set()
-        for i in range(0, len(asked), 500):
-            query = select(story_keys.c.key).distinct().where(story_keys.c.key.in_(asked[i : i + 500]))
+        for chunk in chunks(asked):
+            query = select(story_keys.c.key).distinct().where(story_keys.c.key.in_(chunk))
             held.update(conn.execute(query).scalars())
         self.absent = set(asked) - held  # keys no stored article has
         self.stories: dict[str, _StoryState] = {}  # stories the batch started or joined
@@ -318,8 +317,8 @@ def _write_stories(
     whatever the number of the batch's articles in it. For each article: did it start its story."""
     ids = list(dict.fromkeys(story_id for _, _, story_id, _ in todo))
     rows: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        query = select(stories).where(stories.c.id.in_(ids[i : i + 500]))
+    for chunk in chunks(ids):
+        query = select(stories).where(stories.c.id.in_(chunk))
         rows.update((r["id"], dict(r)) for r in conn.execute(query).mappings())
     stored = set(rows)
     started = []
@@ -415,13 +414,10 @@ def _fingerprint(keys: StoryKeys) -> str:
 
 def pending_pages(engine: Engine, urls: Iterable[str]) -> set[str]:
     """Of ``urls``, the stored articles whose page is still to be read (stored from the feed alone)."""
-    urls = list(dict.fromkeys(urls))
     found: set[str] = set()
     with engine.connect() as conn:
-        for i in range(0, len(urls), 500):
-            query = select(articles.c.url).where(
-                articles.c.url.in_(urls[i : i + 500]), articles.c.page_missing.is_(True)
-            )
+        for chunk in chunks(urls):
+            query = select(articles.c.url).where(articles.c.url.in_(chunk), articles.c.page_missing.is_(True))
             found.update(conn.execute(query).scalars())
     return found
 

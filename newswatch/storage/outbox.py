@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .inlists import padded
 from .schema import digest_parts, outbox, stories, subscribers, utcnow
 
 PENDING, SENT, DROPPED = "pending", "sent", "dropped"
@@ -170,7 +171,7 @@ def held_due(
     )
     with engine.connect() as conn:
         chosen = list(conn.execute(waiting).scalars())
-    query = select(*_COLUMNS).where(ready, outbox.c.subscriber_id.in_(chosen))
+    query = select(*_COLUMNS).where(ready, outbox.c.subscriber_id.in_(padded(chosen)))
     rows = _deliveries(engine, query, chats * per_chat, console)
     by_chat: dict[int, list[Delivery]] = {}
     for row in rows:
@@ -195,7 +196,7 @@ def compose(engine: Engine, subscriber_id: int, parts: Sequence[tuple[str, Seque
             part_id = conn.execute(
                 digest_parts.insert().values(subscriber_id=subscriber_id, text=text, created=now)
             ).inserted_primary_key[0]
-            shown = and_(_held(subscriber_id), outbox.c.id.in_(list(row_ids)))
+            shown = and_(_held(subscriber_id), outbox.c.id.in_(padded(row_ids)))
             conn.execute(outbox.update().where(shown).values(part_id=part_id))
             ids.append(part_id)
     return ids

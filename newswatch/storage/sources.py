@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 
+from .inlists import chunks, listed
 from .schema import sources, utcnow
 
 
@@ -46,7 +47,8 @@ def all_states(engine: Engine) -> dict[str, SourceState]:
 def states(engine: Engine, names: list[str]) -> dict[str, SourceState]:
     """The states of the named sources that have one (a source never polled has none)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(sources).where(sources.c.name.in_(names))).mappings()
+        named = sources.c.name.in_(listed(names, engine.dialect.name))
+        rows = conn.execute(select(sources).where(named)).mappings()
         return {r["name"]: SourceState(**r) for r in rows}
 
 
@@ -93,8 +95,8 @@ def record(engine: Engine, polls: Sequence[Poll]) -> None:
     names = list(latest)
     with engine.begin() as conn:
         failures: dict[str, int] = {}
-        for i in range(0, len(names), 500):
-            query = select(sources.c.name, sources.c.failures).where(sources.c.name.in_(names[i : i + 500]))
+        for chunk in chunks(names):
+            query = select(sources.c.name, sources.c.failures).where(sources.c.name.in_(chunk))
             failures.update((name, n) for name, n in conn.execute(query))
         updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # executemany needs one set of columns
         inserts = []

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, select
 
 from ..models import Tags
+from .inlists import listed, padded
 from .schema import meta, stories
 
 
@@ -72,7 +73,7 @@ def unqueued(engine: Engine, limit: int = 200, hold: Collection[str] = ()) -> li
     ``hold`` wait (their source's first poll is still running)."""
     query = select(stories).where(stories.c.queued.is_(False))
     if hold:
-        query = query.where(stories.c.source.not_in(list(hold)))
+        query = query.where(stories.c.source.not_in(listed(hold, engine.dialect.name)))
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(stories.c.created).limit(limit))
         return [_story(r) for r in rows]
@@ -91,7 +92,7 @@ def mark_history(engine: Engine, source: str) -> int:
 def mark_queued(engine: Engine, story_ids: list[str]) -> None:
     if story_ids:
         with engine.begin() as conn:
-            conn.execute(stories.update().where(stories.c.id.in_(story_ids)).values(queued=True))
+            conn.execute(stories.update().where(stories.c.id.in_(padded(story_ids))).values(queued=True))
 
 
 def latest_alertable(engine: Engine, limit: int = 200) -> list[Story]:
