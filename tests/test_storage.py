@@ -405,6 +405,25 @@ def test_a_batch_is_stored_in_order_and_its_articles_see_each_other(store_url, e
     }
 
 
+def test_batches_of_every_size_are_stored_with_a_few_statements(store_url, engines):
+    """A poll stores as many articles as it found: the statements must not differ with the count,
+    or each count is another prepared statement kept by every connection."""
+    engine = open_store(store_url, engines)
+    sent = Statements(engine)
+
+    for size in range(1, 41):
+        batch = [
+            new_article(f"https://example.com/{size}/{n}", title=f"Story {size}-{n}", body=f"Body {n} " * 12)
+            for n in range(size)
+        ]
+        saved = articles.save_many(engine, batch)
+        assert len({s.article_id for s in saved}) == size
+
+    # articles (and on PostgreSQL one for a single row, with RETURNING), stories, story keys
+    assert len([t for t in sent.texts if t.startswith("INSERT")]) <= 4
+    assert len(sent.texts) <= 40  # lookups: a few kinds, each in lists of 1, 2, 4 ... 64 values
+
+
 def test_a_batch_joining_a_stored_story_writes_it_once_with_every_article(store_url, engines):
     engine = open_store(store_url, engines)
     stored = save(engine, "https://www.neowin.net/news/1/")

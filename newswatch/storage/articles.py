@@ -265,8 +265,14 @@ def _store(conn: Connection, batch: Sequence[NewArticle]) -> list[Saved | None]:
         return [None] * len(batch)
     started = _write_stories(conn, todo, now)
     rows = [_article_row(new, story_id, now) for new, _published, story_id, _placement in todo]
-    ids = conn.execute(articles.insert().returning(articles.c.id, sort_by_parameter_order=True), rows)
-    article_ids = list(ids.scalars())
+    # a plain executemany, then the ids by URL: INSERT ... RETURNING of n rows is one statement with
+    # n VALUES groups, another text (and prepared statement) for every batch size
+    conn.execute(articles.insert(), rows)
+    stored_ids: dict[str, int] = {}
+    for chunk in chunks(row["url"] for row in rows):
+        query = select(articles.c.url, articles.c.id).where(articles.c.url.in_(chunk))
+        stored_ids.update((url, id_) for url, id_ in conn.execute(query))
+    article_ids = [stored_ids[row["url"]] for row in rows]
     conn.execute(
         story_keys.insert(),
         [
