@@ -213,6 +213,24 @@ def test_off_topic_shapes_stay_silent(classifier, title, text):
             ("EU",),
             ("lift",),
         ),
+        (  # the arrival is the contrast: what the headline reports is what stays out
+            "Gemma 3 is available in the EU, but Google's image models still won't be",
+            "Google said the image-capable models will carry licence terms that leave out the bloc.",
+            ("EU",),
+            ("restrict",),
+        ),
+        (  # Chinese says the verb again: a restriction of its own
+            "Gemma 3 在欧盟上线，但谷歌的图像模型仍无法使用",
+            "谷歌表示，图像模型的许可条款将不包括欧盟。",
+            ("EU",),
+            ("restrict",),
+        ),
+        (  # a contrast that denies nothing leaves the arrival the news
+            "Claude is now available in Canada, but the company says more features are coming",
+            "Anthropic opened Claude to people across Canada from today.",
+            ("CA",),
+            ("lift",),
+        ),
         ("安卡拉法院对 Grok 实施访问禁令", "法院表示禁令即日生效。", ("TR",), ("ban",)),
         (  # a lift after a condition, beside the suspension, is still to come
             "韩国暂停 DeepSeek 新下载，整改后恢复",

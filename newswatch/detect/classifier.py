@@ -120,6 +120,14 @@ _NEGATION_BEFORE_RE = re.compile(
     r"|(?:不会|不再|并未|未能|没有|未|唔|冇|不(?![仅但只过久少]))[^\s，。,;；!?！？]{0,8}$"
 )
 
+# An arrival whose contrast clause says the rest stays out, with the verb left out: "Llama 3.1 is
+# available in the EU, but Meta's multimodal models still won't be". (Chinese says the verb again,
+# "但……仍无法使用", and that is a restriction of its own.)
+_DENIED_AFTER_RE = re.compile(
+    r"[^.;!?]{0,60}?[,;]\s*but\b[^.;!?]{0,50}?\b(?:won't|will not|wouldn't|isn't|aren't|is not|are not)"
+    r"(?:\s+be)?\s*(?:$|[.;!?]|\b(?:available|coming|offered|released|launching)\b)"
+)
+
 
 @dataclass
 class _Sentence:
@@ -467,7 +475,8 @@ def _settle_actions(sentence: _Sentence, full: str) -> None:
         before = full[max(sentence.start, at - 30) : at]
         if action == "arrival":
             # "not coming to the EU", "不会登陆欧洲"; "正努力进入中国市场", "working to bring it to China"
-            if _NEGATION_BEFORE_RE.search(before) or _STRIVING_BEFORE_RE.search(before):
+            denied = _DENIED_AFTER_RE.match(full, at, sentence.end)
+            if _NEGATION_BEFORE_RE.search(before) or _STRIVING_BEFORE_RE.search(before) or denied:
                 sentence.actions.add("restrict")
                 arrivals.remove(at)
             continue
