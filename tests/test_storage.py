@@ -351,6 +351,18 @@ def test_the_same_text_under_another_url_joins_its_story(store_url, engines):
     assert repost.story_id == first.story_id != other.story_id
 
 
+class Statements:
+    """The distinct SQL texts an engine sends: each one a driver prepares and keeps per connection."""
+
+    def __init__(self, engine: Engine):
+        self.texts: set[str] = set()
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement, *_args) -> None:
+        if not statement.startswith("BEGIN"):  # SQLite's write lock, see db._sqlite_begin
+            self.texts.add(statement)
+
+
 def new_article(
     url: str,
     title: str = "OpenAI blocks API access in China",
@@ -478,18 +490,6 @@ def test_many_source_states_are_recorded_at_once(store_url, engines):
     assert states["new"].last_modified == "Mon, 21 Oct 2024 01:30:12 GMT"
     assert (states["broken"].failures, states["broken"].last_error) == (2, "HTTP 500 again")
     assert (states["partial"].etag, states["partial"].status) == (None, "ok, 1 failed")
-
-
-class Statements:
-    """The distinct SQL texts an engine sends: each one a driver prepares and keeps per connection."""
-
-    def __init__(self, engine: Engine):
-        self.texts: set[str] = set()
-        event.listen(engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, _conn, _cursor, statement, *_args) -> None:
-        if not statement.startswith("BEGIN"):  # SQLite's write lock, see db._sqlite_begin
-            self.texts.add(statement)
 
 
 def test_held_sources_of_any_number_are_asked_for_in_one_statement(store_url, engines):
